@@ -1,0 +1,175 @@
+"""The library database: one SQLite file in the data dir, opened the same way everywhere.
+
+WAL so readers (the GUI) never wait for the writer (a sync); a busy timeout so two
+processes (CLI and daemon) queue instead of failing; foreign keys on. The schema carries
+a version; older files are backed up, then migrated step by step, in one transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from sqlalchemy import Connection, create_engine, event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from .errors import LibraryError
+from .models import Base
+
+DB_NAME = "library.sqlite"
+SCHEMA_VERSION = 2
+
+
+def _migrate_1_to_2(conn: Connection) -> None:
+    # Version retention per conduit (SPEC 3.7).
+    conn.execute(text("ALTER TABLE conduits ADD COLUMN keep_versions_days INTEGER"))
+    conn.execute(text("ALTER TABLE conduits ADD COLUMN keep_versions_count INTEGER"))
+
+
+# MIGRATIONS[n] turns a version-n database into version n+1.
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _migrate_1_to_2}
+
+
+def _set_pragmas(dbapi_conn: sqlite3.Connection, _record: object) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=15000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+class Library:
+    """An open library: the engine plus a session factory. Sessions are short-lived."""
+
+    def __init__(self, data_dir: Path, engine: Engine) -> None:
+        self.data_dir = data_dir
+        self.engine = engine
+        self.db_path = data_dir / DB_NAME
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Session]:
+        """A unit of work: committed on success, rolled back on error."""
+        with self._sessions() as s, s.begin():
+            yield s
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _check_writable(data_dir: Path) -> None:
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        probe = data_dir / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise LibraryError(
+            f"data dir {data_dir} is not writable ({e.strerror or e}); "
+            "choose another with --data-dir"
+        ) from None
+
+
+def _corrupt(db_path: Path, why: object) -> LibraryError:
+    return LibraryError(
+        f"the library database {db_path} is damaged ({why}); run "
+        "`spacesync library rebuild` to rebuild the index from your saved settings"
+    )
+
+
+def make_engine(db_path: Path) -> Engine:
+    engine = create_engine(f"sqlite:///{db_path}", future=True)
+    event.listen(engine, "connect", _set_pragmas)
+    return engine
+
+
+def _read_version(conn: Connection) -> int | None:
+    has_meta = conn.execute(
+        text("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'")
+    ).first()
+    if not has_meta:
+        tables = conn.execute(text("SELECT count(*) FROM sqlite_master")).scalar_one()
+        if tables:
+            raise ValueError("not a SpaceSync library")
+        return None
+    row = conn.execute(text("SELECT value FROM meta WHERE key='schema_version'")).first()
+    return int(row[0]) if row else None
+
+
+def backup_database(db_path: Path, version: int) -> Path:
+    """Copy the database (consistently, via SQLite's backup API) before migrating it."""
+    dest = db_path.with_name(f"{db_path.name}.v{version}-{time.strftime('%Y%m%d-%H%M%S')}.bak")
+    src = sqlite3.connect(db_path)
+    try:
+        dst = sqlite3.connect(dest)
+        with dst:
+            src.backup(dst)
+        dst.close()
+    finally:
+        src.close()
+    return dest
+
+
+def _migrate(engine: Engine, db_path: Path, version: int) -> None:
+    backup_database(db_path, version)
+    with engine.begin() as conn:
+        while version < SCHEMA_VERSION:
+            MIGRATIONS[version](conn)
+            version += 1
+        conn.execute(
+            text("UPDATE meta SET value=:v WHERE key='schema_version'"), {"v": str(version)}
+        )
+
+
+def open_library(data_dir: Path) -> Library:
+    """Open (creating or migrating as needed) the library in `data_dir`."""
+    _check_writable(data_dir)
+    db_path = data_dir / DB_NAME
+    engine = make_engine(db_path)
+    try:
+        with engine.connect() as conn:
+            version = _read_version(conn)
+        if version is None:
+            Base.metadata.create_all(engine)
+            with engine.begin() as conn:
+                conn.execute(
+                    text("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', :v)"),
+                    {"v": str(SCHEMA_VERSION)},
+                )
+        elif version > SCHEMA_VERSION:
+            engine.dispose()
+            raise LibraryError(
+                f"the library {db_path} was written by a newer SpaceSync "
+                f"(schema {version}, this one knows {SCHEMA_VERSION}); please upgrade"
+            )
+        elif version < SCHEMA_VERSION:
+            _migrate(engine, db_path, version)
+    except (DatabaseError, OperationalError, ValueError) as e:
+        engine.dispose()
+        orig = getattr(e, "orig", None) or e
+        if isinstance(e, OperationalError) and "locked" in str(orig):
+            raise LibraryError(f"the library {db_path} is locked by another program") from None
+        raise _corrupt(db_path, orig) from None
+    return Library(data_dir, engine)
+
+
+def quarantine_database(data_dir: Path) -> Path | None:
+    """Move a damaged database (and its WAL files) aside; returns where it went."""
+    db_path = data_dir / DB_NAME
+    if not db_path.exists():
+        return None
+    dest = db_path.with_name(f"{DB_NAME}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+    shutil.move(db_path, dest)
+    for suffix in ("-wal", "-shm"):
+        side = db_path.with_name(DB_NAME + suffix)
+        if side.exists():
+            shutil.move(side, dest.with_name(dest.name + suffix))
+    return dest

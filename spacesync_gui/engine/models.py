@@ -1,0 +1,169 @@
+"""The library's tables (SQLAlchemy 2, typed). One class per concept of SPEC section 1.
+
+Times are POSIX seconds (float) unless the name says `_ns`. Relative paths are keys
+(see `paths.key_for`): `/`-separated, NFC, relative to the location root (entries) or to
+the conduit endpoint (base entries, conflicts).
+Hot paths (scans, planning) use Core statements on `Entry.__table__` rather than ORM
+objects; these classes are the schema and the convenient API for everything else.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Entry kinds.
+FILE = "file"
+DIR = "dir"
+SYMLINK = "symlink"
+
+# Location states.
+ONLINE = "online"
+OFFLINE = "offline"
+REPLACED = "replaced"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Meta(Base):
+    """Key/value facts about the library itself, e.g. `schema_version`."""
+
+    __tablename__ = "meta"
+    key: Mapped[str] = mapped_column(String, primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Location(Base):
+    __tablename__ = "locations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)  # written to the root marker
+    path: Mapped[str] = mapped_column(Text, unique=True)  # absolute root
+    state: Mapped[str] = mapped_column(String(16), default=ONLINE)
+    ignore: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of patterns
+    watch: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    last_scan: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # Totals refreshed after each scan, so listing needs no aggregate over entries.
+    files: Mapped[int] = mapped_column(Integer, default=0)
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    scan_errors: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Entry(Base):
+    __tablename__ = "entries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id", ondelete="CASCADE"))
+    path: Mapped[str] = mapped_column(Text)  # key
+    raw: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # on-disk name bytes
+    kind: Mapped[str] = mapped_column(String(8))
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger, default=0)
+    inode: Mapped[int] = mapped_column(BigInteger, default=0)
+    mode: Mapped[int] = mapped_column(Integer, default=0)
+    hash: Mapped[str | None] = mapped_column(String(32), nullable=True)  # xxh3-128 hex
+    link: Mapped[str | None] = mapped_column(Text, nullable=True)  # symlink target
+    indexed_at: Mapped[float] = mapped_column(Float)
+    __table_args__ = (UniqueConstraint("location_id", "path", name="uq_entries_location_path"),)
+
+
+class ScanError(Base):
+    """An item the last scan could not read, with the reason; replaced on each scan."""
+
+    __tablename__ = "scan_errors"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id", ondelete="CASCADE"))
+    path: Mapped[str] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(Text)
+    at: Mapped[float] = mapped_column(Float)
+    __table_args__ = (Index("ix_scan_errors_location_path", "location_id", "path"),)
+
+
+class Conduit(Base):
+    __tablename__ = "conduits"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    source_location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    source_prefix: Mapped[str] = mapped_column(Text, default="")  # key inside the location
+    target_location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    target_prefix: Mapped[str] = mapped_column(Text, default="")
+    mode: Mapped[str] = mapped_column(String(16))  # mirror | bidirectional
+    schedule: Mapped[str] = mapped_column(String(32), default="manual")
+    conflict: Mapped[str] = mapped_column(String(16), default="ask")
+    deletes: Mapped[str] = mapped_column(String(16), default="versioning")
+    ignore: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of patterns
+    transfers: Mapped[int] = mapped_column(Integer, default=4)
+    bwlimit: Mapped[float | None] = mapped_column(Float, nullable=True)  # MB/s
+    keep_versions_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    keep_versions_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[float] = mapped_column(Float)
+    last_sync: Mapped[float | None] = mapped_column(Float, nullable=True)
+    last_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+
+
+class Generation(Base):
+    """One run of a conduit (dry runs are not recorded)."""
+
+    __tablename__ = "generations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conduit_id: Mapped[int] = mapped_column(ForeignKey("conduits.id", ondelete="CASCADE"))
+    started_at: Mapped[float] = mapped_column(Float)
+    finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    status: Mapped[str] = mapped_column(String(16))  # running|completed|refused|failed
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    copied: Mapped[int] = mapped_column(Integer, default=0)
+    deleted: Mapped[int] = mapped_column(Integer, default=0)
+    moved: Mapped[int] = mapped_column(Integer, default=0)
+    conflicts: Mapped[int] = mapped_column(Integer, default=0)
+    conflicts_resolved: Mapped[int] = mapped_column(Integer, default=0)
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    error_details: Mapped[str] = mapped_column(Text, default="[]")  # JSON [{path, message}]
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    __table_args__ = (Index("ix_generations_conduit", "conduit_id", "id"),)
+
+
+class BaseEntry(Base):
+    """The last-synced state of one relative path of a conduit (the three-way ancestor)."""
+
+    __tablename__ = "base_entries"
+    conduit_id: Mapped[int] = mapped_column(
+        ForeignKey("conduits.id", ondelete="CASCADE"), primary_key=True
+    )
+    path: Mapped[str] = mapped_column(Text, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger, default=0)
+    hash: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    link: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Conflict(Base):
+    __tablename__ = "conflicts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conduit_id: Mapped[int] = mapped_column(ForeignKey("conduits.id", ondelete="CASCADE"))
+    generation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("generations.id", ondelete="SET NULL"), nullable=True
+    )
+    path: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(24))  # both-modified|modify-delete|type-change
+    source: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON of that side
+    target: Mapped[str | None] = mapped_column(Text, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|resolved
+    resolution: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    resolved_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    __table_args__ = (Index("ix_conflicts_conduit_status", "conduit_id", "status"),)
