@@ -48,3 +48,10 @@ def library(data_dir: Path):
     lib = open_library(data_dir)
     yield lib
     lib.close()
+
+
+@pytest.fixture
+def cli(data_dir: Path, capsys: pytest.CaptureFixture[str]):
+    from tests.cli_helpers import Cli
+
+    return Cli(data_dir, capsys)

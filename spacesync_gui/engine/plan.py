@@ -65,7 +65,8 @@ class Action:
             when the disk no longer matches (never overwrite an unseen change). For MOVE:
             the item expected at `from_path`.
     from_path  MOVE only: the old path on `side`
-    base    the base entry for `path` once this action commits (None: remove from base)
+    base    the base entry for `path` once this action commits (None: remove from base);
+            a MOVE also removes the base entry of `from_path` when it commits
     """
 
     op: str
@@ -100,6 +101,9 @@ class Plan:
     conflicts: list[ConflictRecord] = field(default_factory=list)
     # Base updates that need no disk action (equal changes on both sides, vanished paths).
     base_updates: list[tuple[str, Item | None]] = field(default_factory=list)
+    # Mirror with a base: target files edited (or created) since the last sync that this
+    # plan overwrites or deletes; their old content goes to the versions store (SPEC 3.2).
+    overwritten_target_edits: list[str] = field(default_factory=list)
 
     @property
     def pending_conflicts(self) -> list[ConflictRecord]:

@@ -1,0 +1,726 @@
+"""SpaceSync benchmark runner (SPEC section 7; read /work/shared/BENCHMARKING.md first).
+
+    .venv/bin/python bench/run.py            # full suite on W1 (100k files), 5 repetitions
+    .venv/bin/python bench/run.py --quick    # W1-quick (10k files), 3 repetitions, minutes
+    .venv/bin/python bench/run.py --only index --reps 7
+
+Every figure is compared with a baseline measured in the same invocation, interleaved
+(the order of the cases rotates each repetition), after an untimed warm-up. SpaceSync runs
+as the `spacesync` CLI in a fresh process per step, so start-up is included; the indexer is
+also measured in-process. Results: a table on stdout and bench/results/latest.json.
+
+Measurement hygiene (BENCHMARKING.md): source trees are generated once and cached (never
+deleted between runs); every repetition writes into a fresh folder; nothing is deleted
+while measuring; the run's garbage is deleted at the end in the background, and the next
+run waits until 65 s after that delete before it times any file creation (ext4 delays
+inode reuse after big deletes).
+
+Exit status: 0 when every target passes or is not available yet, 1 when one fails or a
+SpaceSync step errors (the table and the JSON are written first), 2 on bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import workload  # noqa: E402
+from measure import (  # noqa: E402
+    Case,
+    Proc,
+    Sample,
+    Stat,
+    StepFailed,
+    drop_caches,
+    failed,
+    interleave,
+    run_proc,
+    summarize,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+BENCH = REPO / "bench"
+INPROC = BENCH / "inproc.py"
+INODE_REUSE_WAIT_S = 65
+MB = 1024 * 1024
+
+
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+# --------------------------------------------------------------------------- context
+
+
+@dataclass
+class Target:
+    """A pass/fail bar: `num / den <= limit` (ratio) or `metric <= limit` (absolute)."""
+
+    name: str
+    num: str
+    limit: float
+    den: str | None = None
+    field: str = "median"  # median | rss_mb
+    unit: str = "x"
+    spec: str = ""
+
+
+@dataclass
+class GroupResult:
+    stats: list[Stat] = field(default_factory=list)
+    targets: list[Target] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+class Ctx:
+    def __init__(self, a: argparse.Namespace) -> None:
+        self.a = a
+        self.quick: bool = a.quick
+        self.reps: int = a.reps or (3 if a.quick else 5)
+        self.work: Path = a.workdir.resolve()
+        self.cache = self.work / "src"
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        self.run_dir = self.work / f"run-{stamp}-{os.getpid()}"
+        self.spacesync = str(a.spacesync)
+        self.python = a.python
+        self.env = {k: v for k, v in os.environ.items() if k != "SPACESYNC_DATA_DIR"}
+        self.env.setdefault("PYTHONUNBUFFERED", "1")
+        self._n = 0
+        self._trees: dict[str, tuple[Path, workload.TreeStats]] = {}
+        self._probes: dict[tuple[str, ...], str | None] = {}
+        self._sigs: dict[str, dict[str, tuple[int, int]]] = {}
+        self.apt_updated = False
+
+    def fresh_dir(self, kind: str) -> Path:
+        self._n += 1
+        d = self.run_dir / f"{kind}-{self._n:03d}"
+        d.mkdir(parents=True)
+        return d
+
+    def tree(self, name: str) -> tuple[Path, workload.TreeStats]:
+        if name not in self._trees:
+            self._trees[name] = workload.cached_tree(workload.WORKLOADS[name], self.cache, log)
+        return self._trees[name]
+
+    def signature(self, name: str) -> dict[str, tuple[int, int]]:
+        if name not in self._sigs:
+            self._sigs[name] = workload.tree_signature(self.tree(name)[0])
+        return self._sigs[name]
+
+    # -- SpaceSync CLI
+
+    def ss(self, data_dir: Path, *args: str) -> Proc:
+        return run_proc(
+            [self.spacesync, "--data-dir", str(data_dir), "--json", *args], env=self.env
+        )
+
+    def ss_missing(self, *sub: str) -> str | None:
+        """None when `spacesync SUB --help` works, else why the command is not available."""
+        if sub not in self._probes:
+            if not Path(self.spacesync).exists():
+                why: str | None = f"{self.spacesync} not installed"
+            else:
+                p = run_proc([self.spacesync, *sub, "--help"], env=self.env)
+                why = None if p.rc == 0 else f"`spacesync {' '.join(sub)}` not there yet"
+            self._probes[sub] = why
+        return self._probes[sub]
+
+    def engine_missing(self, module: str) -> str | None:
+        p = run_proc([self.python, "-c", f"import {module}"], env=self.env, cwd=str(REPO))
+        return None if p.rc == 0 else f"{module} not importable ({p.tail(1)})"
+
+    def before_each(self) -> None:
+        os.sync()  # the previous step's dirty pages are not this step's cost
+        if self.a.cold:
+            drop_caches()
+
+
+def json_out(p: Proc, what: str) -> dict:
+    text = p.stdout.strip()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        for line in reversed(text.splitlines()):
+            if line.startswith("{"):
+                try:
+                    return json.loads(line)
+                except json.JSONDecodeError:
+                    break
+    raise StepFailed(f"{what}: no JSON on stdout (rc {p.rc}): {p.tail()}")
+
+
+def need_ok(p: Proc, what: str, ok_codes: tuple[int, ...] = (0,)) -> None:
+    if p.rc not in ok_codes:
+        raise StepFailed(f"{what} exited {p.rc}: {p.tail()}")
+
+
+def find_id(obj: dict, *keys: str) -> int:
+    if isinstance(obj.get("id"), int):
+        return obj["id"]
+    for k in keys:
+        sub = obj.get(k)
+        if isinstance(sub, dict) and isinstance(sub.get("id"), int):
+            return sub["id"]
+    raise StepFailed(f"no id in {json.dumps(obj)[:200]}")
+
+
+def indexed_files(data_dir: Path, location_id: int) -> int:
+    con = sqlite3.connect(data_dir / "library.sqlite", timeout=30)
+    try:
+        return con.execute(
+            "SELECT count(*) FROM entries WHERE location_id=? AND kind='file'", (location_id,)
+        ).fetchone()[0]
+    finally:
+        con.close()
+
+
+def compare_trees(want: dict[str, tuple[int, int]], target: Path) -> str | None:
+    have = workload.tree_signature(target)
+    missing = len(want.keys() - have.keys())
+    extra = len(have.keys() - want.keys())
+    size = sum(1 for k in want.keys() & have.keys() if want[k][0] != have[k][0])
+    mtime = sum(1 for k in want.keys() & have.keys() if want[k][1] != have[k][1])
+    if missing or extra or size:
+        return f"target differs: {missing} missing, {extra} extra, {size} wrong size"
+    if mtime:
+        return f"target has {mtime} files with a different mtime"
+    return None
+
+
+# --------------------------------------------------------------------------- system tools
+
+
+def ensure_tool(ctx: Ctx, binary: str, package: str) -> str | None:
+    """The tool's path, installing its Debian package first if it is missing and we can."""
+    found = shutil.which(binary)
+    if found:
+        return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        log(f"  {binary} missing: apt-get install {package}")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        if not ctx.apt_updated:
+            subprocess.run(["apt-get", "update", "-q"], env=env, stdin=subprocess.DEVNULL)
+            ctx.apt_updated = True
+        subprocess.run(
+            ["apt-get", "install", "-y", "-q", "--no-install-recommends", package],
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
+    return shutil.which(binary)
+
+
+def tool_version(cmd: list[str]) -> str:
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        return (out.stdout or out.stderr).strip().splitlines()[0][:120]
+    except (OSError, IndexError, subprocess.TimeoutExpired):
+        return "unavailable"
+
+
+# --------------------------------------------------------------------------- garbage
+
+
+def last_delete_file(ctx: Ctx) -> Path:
+    return ctx.work / ".last-big-delete"
+
+
+def _live(run_dir: Path) -> bool:
+    """Is the run that owns `run_dir` (named run-DATE-TIME-PID) still going?"""
+    try:
+        pid = int(run_dir.name.rsplit("-", 1)[1])
+        os.kill(pid, 0)
+    except (ValueError, IndexError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return pid != os.getpid()
+
+
+def purge_leftovers(ctx: Ctx) -> None:
+    """Delete garbage of earlier runs now (before anything is timed) and note when."""
+    junk = list(ctx.work.glob("trash-*")) + [p for p in ctx.work.glob("run-*") if not _live(p)]
+    junk += [p for p in ctx.cache.glob("*.stale-*")] + [p for p in ctx.cache.glob("*.partial-*")]
+    if not junk:
+        return
+    log(f"  deleting {len(junk)} leftover folder(s) of earlier runs")
+    for p in junk:
+        shutil.rmtree(p, ignore_errors=True)
+    last_delete_file(ctx).write_text(str(time.time()))
+
+
+def wait_for_inode_reuse(ctx: Ctx) -> None:
+    """Before timing file creation: let ext4 settle after a big delete (BENCHMARKING.md)."""
+    try:
+        when = float(last_delete_file(ctx).read_text())
+    except (OSError, ValueError):
+        return
+    left = when + INODE_REUSE_WAIT_S - time.time()
+    if left > 0:
+        log(f"  waiting {left:.0f} s: a big delete happened recently (ext4 inode reuse delay)")
+        time.sleep(left)
+
+
+def dispose_run_dir(ctx: Ctx) -> None:
+    """Deferred delete: move the run's folders aside and remove them in the background."""
+    if not ctx.run_dir.exists():
+        return
+    if ctx.a.keep:
+        log(f"kept {ctx.run_dir} (--keep); it is deleted at the start of the next run")
+        return
+    trash = ctx.work / f"trash-{ctx.run_dir.name}"
+    ctx.run_dir.rename(trash)
+    subprocess.Popen(
+        ["sh", "-c", 'rm -rf "$1"; date +%s > "$2"', "rm", str(trash), str(last_delete_file(ctx))],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    log(f"deleting {trash.name} in the background")
+
+
+# --------------------------------------------------------------------------- groups
+
+
+def not_available(labels: list[str], why: str) -> dict[str, Sample]:
+    return {lbl: failed(f"not available: {why}") for lbl in labels}
+
+
+def group_index(ctx: Ctx) -> GroupResult:
+    """W1: first index and no-op rescan vs a bare scandir+lstat walk and `cat` of every file."""
+    wl = "W1-quick" if ctx.quick else "W1"
+    src, stats = ctx.tree(wl)
+    warm, _ = ctx.tree("WARM")
+    L_WALK, L_WALK_IN = "bare walk: scandir+lstat (fresh process)", "bare walk (in-process)"
+    L_CAT = "cat every file (find | xargs cat)"
+    L_FIRST, L_NOOP = "spacesync first index (CLI)", "spacesync no-op rescan (CLI)"
+    L_FIRST_IN = "spacesync first index (in-process)"
+    L_NOOP_IN = "spacesync no-op rescan (in-process)"
+
+    def walk(root: Path) -> dict[str, Sample]:
+        p = run_proc([ctx.python, str(INPROC), "walk", str(root)], env=ctx.env)
+        need_ok(p, "walk")
+        d = json_out(p, "walk")
+        return {
+            L_WALK: Sample(p.wall, p.rss_kb, extra=d),
+            L_WALK_IN: Sample(d["walk_s"], p.rss_kb),
+        }
+
+    def cat(root: Path) -> dict[str, Sample]:
+        script = 'find "$1" -type f -print0 | xargs -0 cat > /dev/null'
+        p = run_proc(["bash", "-c", script, "cat", str(root)])
+        need_ok(p, "find | xargs cat")
+        return {L_CAT: Sample(p.wall, p.rss_kb)}
+
+    cli_missing = ctx.ss_missing("location", "add") or ctx.ss_missing("location", "scan")
+
+    def cli(root: Path, expect: int | None) -> dict[str, Sample]:
+        if cli_missing:
+            return not_available([L_FIRST, L_NOOP], cli_missing)
+        d = ctx.fresh_dir("data")
+        p1 = ctx.ss(d, "location", "add", str(root), "--no-watch")
+        need_ok(p1, "spacesync location add")
+        lid = find_id(json_out(p1, "location add"), "location")
+        add_indexes = indexed_files(d, lid) > 0
+        first, rss, scan_s = p1.wall, p1.rss_kb, 0.0
+        if not add_indexes:
+            p2 = ctx.ss(d, "location", "scan", str(lid))
+            need_ok(p2, "spacesync location scan (first)")
+            first, rss, scan_s = first + p2.wall, max(rss, p2.rss_kb), p2.wall
+        p3 = ctx.ss(d, "location", "scan", str(lid))
+        need_ok(p3, "spacesync location scan (no-op)")
+        n = indexed_files(d, lid)
+        note = "" if expect is None or n == expect else f"indexed {n} of {expect} files"
+        extra: dict[str, object] = {"add_s": p1.wall, "scan_s": scan_s, "files": n}
+        extra["add_indexes"] = add_indexes
+        return {
+            L_FIRST: Sample(first, rss, ok=not note, note=note, extra=extra),
+            L_NOOP: Sample(p3.wall, p3.rss_kb, ok=not note, note=note),
+        }
+
+    inproc_missing = ctx.engine_missing("spacesync_gui.engine.indexer")
+
+    def inproc(root: Path, expect: int | None) -> dict[str, Sample]:
+        if inproc_missing:
+            return not_available([L_FIRST_IN, L_NOOP_IN], inproc_missing)
+        d = ctx.fresh_dir("data")
+        p = run_proc(
+            [ctx.python, str(INPROC), "index", "--data-dir", str(d), str(root)],
+            env=ctx.env,
+            cwd=str(REPO),
+        )
+        need_ok(p, "in-process index")
+        r = json_out(p, "in-process index")
+        note = "" if expect is None or r["files"] == expect else f"indexed {r['files']} files"
+        return {
+            L_FIRST_IN: Sample(r["first_s"], p.rss_kb, ok=not note, note=note, extra=r),
+            L_NOOP_IN: Sample(r["noop_s"], p.rss_kb, ok=not note, note=note),
+        }
+
+    cases = [
+        Case("walk", [L_WALK, L_WALK_IN], lambda rep: walk(src), lambda: walk(src)),
+        Case("cat", [L_CAT], lambda rep: cat(src), lambda: cat(src)),
+        Case(
+            "spacesync CLI",
+            [L_FIRST, L_NOOP],
+            lambda rep: cli(src, stats.files),
+            lambda: cli(warm, None),
+        ),
+        Case(
+            "spacesync in-process",
+            [L_FIRST_IN, L_NOOP_IN],
+            lambda rep: inproc(src, stats.files),
+            lambda: inproc(warm, None),
+        ),
+    ]
+    res = interleave(cases, ctx.reps, before_each=ctx.before_each, log=log)
+    order = [L_FIRST, L_NOOP, L_FIRST_IN, L_NOOP_IN, L_WALK, L_WALK_IN, L_CAT]
+    return GroupResult(
+        stats=[summarize(lbl, res[lbl]) for lbl in order if lbl in res],
+        targets=[
+            Target("no-op rescan / bare walk (CLI vs fresh process)", L_NOOP, 1.5, L_WALK),
+            Target("no-op rescan / bare walk (in-process)", L_NOOP_IN, 1.5, L_WALK_IN),
+            Target("first index / cat (CLI)", L_FIRST, 3.0, L_CAT),
+            Target("first index / cat (in-process)", L_FIRST_IN, 3.0, L_CAT),
+        ],
+        notes=[f"{wl}: {stats.files} files, {stats.dirs} folders, {stats.bytes / MB:.0f} MiB"],
+    )
+
+
+def _spacesync_mirror(
+    ctx: Ctx, src: Path, target: Path, want: dict[str, tuple[int, int]], noop: bool
+) -> tuple[Sample, Sample | None]:
+    """conduit add + sync (initial), then optionally a second sync (no-op), each a new process."""
+    d = ctx.fresh_dir("data")
+    p1 = ctx.ss(d, "conduit", "add", str(src), str(target), "--mode", "mirror")
+    need_ok(p1, "spacesync conduit add")
+    cid = find_id(json_out(p1, "conduit add"), "conduit")
+    p2 = ctx.ss(d, "sync", str(cid))
+    need_ok(p2, "spacesync sync (initial)")
+    out = json_out(p2, "sync")
+    if out.get("status") != "completed":
+        raise StepFailed(f"initial sync status {out.get('status')}: {out.get('reason', '')}")
+    bad = compare_trees(want, target)
+    extra = {
+        "add_s": p1.wall,
+        "sync_s": p2.wall,
+        "copied": out.get("copied"),
+        "bytes": out.get("bytes_transferred"),
+    }
+    first = Sample(
+        p1.wall + p2.wall, max(p1.rss_kb, p2.rss_kb), ok=bad is None, note=bad or "", extra=extra
+    )
+    if not noop:
+        return first, None
+    p3 = ctx.ss(d, "sync", str(cid))
+    need_ok(p3, "spacesync sync (no-op)")
+    out3 = json_out(p3, "sync (no-op)")
+    changed = [k for k in ("copied", "deleted", "moved") if out3.get(k)]
+    note = f"no-op sync changed things: {changed}" if changed else ""
+    return first, Sample(p3.wall, p3.rss_kb, ok=not note, note=note)
+
+
+def group_sync(ctx: Ctx) -> GroupResult:
+    """W1: initial mirror into a fresh target and no-op mirror, vs `rsync -a`."""
+    wl = "W1-quick" if ctx.quick else "W1"
+    src, stats = ctx.tree(wl)
+    warm, _ = ctx.tree("WARM")
+    want, want_warm = ctx.signature(wl), ctx.signature("WARM")
+    L_RS_INIT, L_RS_NOOP = "rsync -a initial mirror", "rsync -a no-op mirror"
+    L_SS_INIT, L_SS_NOOP = "spacesync initial mirror (CLI)", "spacesync no-op mirror (CLI)"
+    rsync = ensure_tool(ctx, "rsync", "rsync")
+
+    def rs(root: Path) -> dict[str, Sample]:
+        if not rsync:
+            return not_available([L_RS_INIT, L_RS_NOOP], "rsync not installed")
+        t = ctx.fresh_dir("rsync-target")
+        cmd = [rsync, "-a", "--exclude=/.spacesync/", f"{root}/", f"{t}/"]
+        p1 = run_proc(cmd)
+        need_ok(p1, "rsync (initial)")
+        p2 = run_proc(cmd)
+        need_ok(p2, "rsync (no-op)")
+        return {L_RS_INIT: Sample(p1.wall, p1.rss_kb), L_RS_NOOP: Sample(p2.wall, p2.rss_kb)}
+
+    missing = ctx.ss_missing("conduit", "add") or ctx.ss_missing("sync")
+
+    def ss(root: Path, sig: dict[str, tuple[int, int]]) -> dict[str, Sample]:
+        if missing:
+            return not_available([L_SS_INIT, L_SS_NOOP], missing)
+        first, again = _spacesync_mirror(ctx, root, ctx.fresh_dir("ss-target"), sig, True)
+        assert again is not None
+        return {L_SS_INIT: first, L_SS_NOOP: again}
+
+    if not (missing and not rsync):
+        wait_for_inode_reuse(ctx)
+    cases = [
+        Case("rsync", [L_RS_INIT, L_RS_NOOP], lambda rep: rs(src), lambda: rs(warm)),
+        Case(
+            "spacesync CLI",
+            [L_SS_INIT, L_SS_NOOP],
+            lambda rep: ss(src, want),
+            lambda: ss(warm, want_warm),
+        ),
+    ]
+    res = interleave(cases, ctx.reps, before_each=ctx.before_each, log=log)
+    order = [L_SS_INIT, L_SS_NOOP, L_RS_INIT, L_RS_NOOP]
+    return GroupResult(
+        stats=[summarize(lbl, res[lbl]) for lbl in order if lbl in res],
+        targets=[
+            Target("initial mirror / rsync -a", L_SS_INIT, 1.0, L_RS_INIT, spec="7"),
+            Target("no-op mirror (fresh process) / rsync -a", L_SS_NOOP, 1.0, L_RS_NOOP),
+            Target("peak RSS of a mirror sync", L_SS_INIT, 300.0, field="rss_mb", unit=" MB"),
+        ],
+        notes=[f"sync source {wl}: {stats.files} files, {stats.bytes / MB:.0f} MiB"],
+    )
+
+
+def group_bigfile(ctx: Ctx) -> GroupResult:
+    """One large file (1 GiB; 256 MiB with --quick): SpaceSync mirror vs `cp`."""
+    wl = "BIG-quick" if ctx.quick else "BIG"
+    src, stats = ctx.tree(wl)
+    warm, _ = ctx.tree("WARM")
+    want = ctx.signature(wl)
+    name = next(iter(want))
+    L_CP, L_SS = "cp of one large file", "spacesync mirror of one large file (CLI)"
+
+    def cp(rep: int | None) -> dict[str, Sample]:
+        t = ctx.fresh_dir("cp-target")
+        p = run_proc(["cp", str(src / name), str(t / name)])
+        need_ok(p, "cp")
+        return {L_CP: Sample(p.wall, p.rss_kb)}
+
+    missing = ctx.ss_missing("conduit", "add") or ctx.ss_missing("sync")
+
+    def ss(rep: int | None) -> dict[str, Sample]:
+        if missing:
+            return not_available([L_SS], missing)
+        if rep is None:  # warm-up on the small tree
+            first, _ = _spacesync_mirror(
+                ctx, warm, ctx.fresh_dir("ss-target"), ctx.signature("WARM"), False
+            )
+        else:
+            first, _ = _spacesync_mirror(ctx, src, ctx.fresh_dir("ss-target"), want, False)
+        # Size-only check: the mtime is SpaceSync's business, cp does not keep it either.
+        return {L_SS: first}
+
+    if not missing:
+        wait_for_inode_reuse(ctx)
+    cases = [
+        Case("cp", [L_CP], cp, lambda: cp(None)),
+        Case("spacesync CLI", [L_SS], ss, lambda: ss(None)),
+    ]
+    res = interleave(cases, ctx.reps, before_each=ctx.before_each, log=log)
+    return GroupResult(
+        stats=[summarize(lbl, res[lbl]) for lbl in (L_SS, L_CP) if lbl in res],
+        targets=[
+            # Throughput >= 85 % of cp  <=>  time <= cp time / 0.85.
+            Target("large-file mirror / cp (>= 85 % of cp throughput)", L_SS, 1 / 0.85, L_CP),
+        ],
+        notes=[f"{wl}: {stats.bytes / MB:.0f} MiB in one file"],
+    )
+
+
+# Adding a benchmark: write a group function returning a GroupResult and list it here.
+# Planned: "bidir" (W1, workload.mutate 1 % on each side, vs `unison -batch`), W2, W3.
+GROUPS: dict[str, Callable[[Ctx], GroupResult]] = {
+    "index": group_index,
+    "sync": group_sync,
+    "bigfile": group_bigfile,
+}
+
+
+# --------------------------------------------------------------------------- report
+
+
+def evaluate(t: Target, stats: dict[str, Stat]) -> dict[str, object]:
+    num = stats.get(t.num)
+    den = stats.get(t.den) if t.den else None
+    row: dict[str, object] = {**asdict(t), "value": None, "result": "N/A", "detail": ""}
+    parts = [num] + ([den] if t.den else [])
+    if any(s is None or s.status == "n/a" for s in parts):
+        row["detail"] = "not available yet"
+        return row
+    if any(s.status == "error" for s in parts if s):
+        row["result"] = "ERROR"
+        row["detail"] = "; ".join(s.note for s in parts if s and s.status == "error")[:300]
+        return row
+    assert num is not None
+    if t.field == "rss_mb":
+        value = num.rss_mb
+    else:
+        assert den is not None and num.median is not None and den.median
+        value = num.median / den.median
+    if value is None:
+        row["detail"] = "no value"
+        return row
+    row["value"] = round(value, 3)
+    row["result"] = "PASS" if value <= t.limit else "FAIL"
+    return row
+
+
+def fmt(x: float | None, nd: int = 3) -> str:
+    return "-" if x is None else f"{x:.{nd}f}"
+
+
+def print_report(meta: dict, stats: list[Stat], targets: list[dict], notes: list[str]) -> None:
+    w = max([len(s.label) for s in stats] + [40])
+    log("")
+    log(
+        f"== SpaceSync benchmarks: {meta['mode']}, {meta['reps']} repetitions, "
+        f"{'cold' if meta['cold'] else 'warm'} cache, {meta['started']} =="
+    )
+    for n in notes:
+        log(f"   {n}")
+    log("")
+    head = f"{'median s':>9} {'min s':>8} {'max s':>8} {'RSS MB':>7} {'n':>2}  status"
+    log(f"{'metric':<{w}}  {head}")
+    for s in stats:
+        status = s.status if s.status != "ok" else ""
+        if s.note:
+            status = f"{status} {s.note}".strip()
+        log(
+            f"{s.label:<{w}}  {fmt(s.median):>9} {fmt(s.min):>8} {fmt(s.max):>8} "
+            f"{fmt(s.rss_mb, 0):>7} {s.n:>2}  {status}"[:220]
+        )
+    log("")
+    tw = max([len(str(t["name"])) for t in targets] + [30])
+    log(f"{'target':<{tw}}  {'value':>8}  {'limit':>8}  result")
+    for t in targets:
+        unit = t["unit"]
+        value = "-" if t["value"] is None else f"{t['value']:.2f}{unit}"
+        limit = f"<= {t['limit']:.2f}{unit}"
+        detail = f"  ({t['detail']})" if t["detail"] else ""
+        log(f"{t['name']:<{tw}}  {value:>8}  {limit:>8}  {t['result']}{detail}"[:260])
+    if meta["mode"] == "quick":
+        log("\n(quick mode: targets are defined for full W1; these results are indicative)")
+
+
+def git_rev() -> str:
+    try:
+        rev = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout.strip()
+        return rev + ("-dirty" if dirty else "")
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="SpaceSync benchmarks (see bench/README.md)")
+    ap.add_argument("--quick", action="store_true", help="W1-quick (10k files), 3 reps")
+    ap.add_argument("--reps", type=int, default=0, help="repetitions (default 5, quick 3)")
+    ap.add_argument("--only", default="", help=f"comma-separated groups: {','.join(GROUPS)}")
+    ap.add_argument("--cold", action="store_true", help="drop the page cache before each step")
+    ap.add_argument("--keep", action="store_true", help="keep this run's folders")
+    ap.add_argument("--workdir", type=Path, default=BENCH / "work")
+    ap.add_argument("--results", type=Path, default=BENCH / "results")
+    ap.add_argument("--spacesync", type=Path, default=REPO / ".venv" / "bin" / "spacesync")
+    ap.add_argument("--python", default=sys.executable, help="interpreter with the engine")
+    a = ap.parse_args(argv)
+    groups = [g for g in a.only.split(",") if g] or list(GROUPS)
+    unknown = [g for g in groups if g not in GROUPS]
+    if unknown:
+        ap.error(f"unknown group(s) {unknown}; choose from {list(GROUPS)}")
+    if a.cold and os.geteuid() != 0:
+        ap.error("--cold needs root (it writes /proc/sys/vm/drop_caches)")
+
+    ctx = Ctx(a)
+    ctx.work.mkdir(parents=True, exist_ok=True)
+    ctx.cache.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "mode": "quick" if a.quick else "full",
+        "reps": ctx.reps,
+        "cold": a.cold,
+        "groups": groups,
+        "started": dt.datetime.now().isoformat(timespec="seconds"),
+        "git": git_rev(),
+        "host": platform.node(),
+        "kernel": platform.release(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "rsync": tool_version(["rsync", "--version"]),
+        "cp": tool_version(["cp", "--version"]),
+        "spacesync": tool_version([ctx.spacesync, "--version"]),
+        "workdir": str(ctx.work),
+    }
+    log(f"SpaceSync benchmarks ({meta['mode']}): groups {', '.join(groups)}; work in {ctx.work}")
+    if not ensure_tool(ctx, "time", "time"):
+        log("  /usr/bin/time missing and not installable: RSS figures are upper bounds")
+    meta["rss_source"] = "GNU time %M" if os.access("/usr/bin/time", os.X_OK) else "wait4"
+    purge_leftovers(ctx)
+    t0 = time.time()
+    all_stats: list[Stat] = []
+    all_targets: list[Target] = []
+    notes: list[str] = []
+    try:
+        for g in groups:
+            log(f"\n-- {g}: {(GROUPS[g].__doc__ or '').strip().splitlines()[0]}")
+            try:
+                r = GROUPS[g](ctx)
+            except Exception as e:  # one broken group must not hide the others' numbers
+                log(f"  group {g} crashed: {type(e).__name__}: {e}")
+                notes.append(f"group {g} crashed: {type(e).__name__}: {e}")
+                all_targets.append(Target(f"group {g} ran", f"__crash_{g}__", 0))
+                all_stats.append(
+                    Stat(
+                        f"__crash_{g}__",
+                        0,
+                        None,
+                        None,
+                        None,
+                        None,
+                        "error",
+                        f"{type(e).__name__}: {e}",
+                    )
+                )
+                continue
+            all_stats += r.stats
+            all_targets += r.targets
+            notes += r.notes
+    finally:
+        dispose_run_dir(ctx)
+    by_label = {s.label: s for s in all_stats}
+    targets = [evaluate(t, by_label) for t in all_targets]
+    meta["seconds"] = round(time.time() - t0, 1)
+    shown = [s for s in all_stats if not s.label.startswith("__crash_")]
+    print_report(meta, shown, targets, notes)
+
+    a.results.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "meta": meta,
+        "notes": notes,
+        "metrics": [asdict(s) for s in all_stats],
+        "targets": targets,
+    }
+    text = json.dumps(doc, indent=1)
+    (a.results / "latest.json").write_text(text)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    (a.results / f"{stamp}-{meta['mode']}.json").write_text(text)
+    log(f"\nwrote {a.results / 'latest.json'} ({meta['seconds']} s)")
+    return 1 if any(t["result"] in ("FAIL", "ERROR") for t in targets) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

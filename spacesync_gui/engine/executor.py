@@ -1,0 +1,343 @@
+"""Carries out a plan, phase by phase, through the transfer functions.
+
+Order (SPEC 3.1): mkdirs, moves, copies, touches, deletes, rmdirs. Moves run before
+copies because a rename can free the path a copy needs (a renamed file with a new file
+under its old name) and costs no data; all copies still complete before any delete.
+Each item commits on its own: its base entry and index entry are written as it lands,
+so a run killed half-way resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import transfer
+from .events import Emit, ItemFinished, Progress
+from .paths import tmp_dir
+from .plan import COPY, DELETE, RMDIR, Action, Plan, other
+from .snapshots import IndexWriter, Side
+
+# Small files are staged by the copy threads in chunks, made durable together (one
+# flush for the chunk instead of one per file), then renamed into place.
+CHUNK_FILES = 256
+CHUNK_BYTES = 256 * 1024 * 1024
+
+Suppress = Callable[[int, Iterable[str]], None]
+
+
+@dataclass
+class ExecResult:
+    copied: int = 0
+    deleted: int = 0
+    moved: int = 0
+    touched: int = 0
+    bytes: int = 0
+    errors: list[dict[str, str]] = field(default_factory=list)
+    stopped: bool = False
+
+
+class _Progress:
+    """Counts files and bytes done (copy threads add bytes) and emits throttled events."""
+
+    def __init__(self, conduit_id: int, plan: Plan, emit: Emit) -> None:
+        self.conduit_id = conduit_id
+        self.emit = emit
+        self.files_total = len(plan.actions)
+        self.bytes_total = sum(
+            a.item.size
+            for a in plan.actions
+            if a.op == COPY and a.item is not None and a.item.kind == "file"
+        )
+        self.files_done = 0
+        self.bytes_done = 0
+        self.current = ""
+        self.start = time.monotonic()
+        self._last = 0.0
+        self._lock = threading.Lock()  # guards bytes_done (added from copy threads)
+
+    def add_bytes(self, n: int) -> None:
+        with self._lock:
+            self.bytes_done += n
+        self.maybe_emit()
+
+    def item_done(self, path: str) -> None:
+        self.files_done += 1
+        self.current = path
+        self.maybe_emit()
+
+    def maybe_emit(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last < 0.25:
+            return
+        self._last = now
+        elapsed = max(now - self.start, 1e-6)
+        speed = self.bytes_done / elapsed
+        left = self.bytes_total - self.bytes_done
+        eta = left / speed if speed > 0 and left > 0 else (0.0 if not left else None)
+        self.emit(
+            Progress(
+                self.conduit_id,
+                self.files_done,
+                self.files_total,
+                self.bytes_done,
+                self.bytes_total,
+                self.current,
+                speed,
+                eta,
+            )
+        )
+
+
+class Executor:
+    def __init__(
+        self,
+        conduit_id: int,
+        sides: dict[str, Side],
+        deletes: str,
+        transfers: int,
+        bwlimit: float | None,
+        writer: IndexWriter,
+        emit: Emit,
+        stamp: str,
+        suppress: Suppress | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> None:
+        self.conduit_id = conduit_id
+        self.sides = sides
+        self.transfers = max(1, transfers)
+        self.limiter = transfer.BandwidthLimiter(bwlimit) if bwlimit else None
+        self.writer = writer
+        self.emit = emit
+        self.suppress = suppress
+        self.should_stop = should_stop or (lambda: False)
+        self.removers = {
+            name: transfer.Remover(side.root, deletes, stamp) for name, side in sides.items()
+        }
+        self.result = ExecResult()
+
+    # -- helpers -------------------------------------------------------------------
+    def _dst(self, a: Action) -> tuple[Side, Side, Path]:
+        side, src_side = self.sides[a.side], self.sides[other(a.side)]
+        return side, src_side, side.abs_path(a.path, src_side)
+
+    def _quiet(self, side: Side, keys: Iterable[str]) -> None:
+        if self.suppress is not None:
+            self.suppress(side.location_id, [side.full_key(k) for k in keys])
+
+    def _fail(self, a: Action, e: BaseException) -> None:
+        msg = (
+            str(e)
+            if isinstance(e, transfer.TransferError)
+            else (f"{e.strerror or e.__class__.__name__}" if isinstance(e, OSError) else str(e))
+        )
+        self.result.errors.append({"path": a.path, "message": msg, "action": a.op})
+        self.emit(ItemFinished(self.conduit_id, a.op, a.path, False, msg))
+
+    def _landed(self, a: Action, side: Side, disk_path: Path | None) -> None:
+        self.writer.set_base(a.path, a.base)
+        self.writer.set_entry(
+            side, a.path, a.item if a.op != DELETE and a.op != RMDIR else None, disk_path
+        )
+        self.emit(ItemFinished(self.conduit_id, a.op, a.path, True))
+        self.progress.item_done(a.path)
+
+    # -- phases --------------------------------------------------------------------
+    def run(self, plan: Plan) -> ExecResult:
+        self.progress = _Progress(self.conduit_id, plan, self.emit)
+        mkdirs, moves, copies, touches, deletes, rmdirs = plan.by_phase()
+        steps: list[tuple[list[Action], Callable[[Action], None]]] = [
+            (sorted(mkdirs, key=lambda a: a.path.count("/")), self._mkdir),
+            (moves, self._move),
+        ]
+        for actions, fn in steps:
+            for a in actions:
+                if self.should_stop():
+                    self.result.stopped = True
+                    return self._finish()
+                self._guard(a, fn)
+        self._copies(copies)
+        if self.result.stopped:
+            return self._finish()
+        for actions, fn in (
+            (touches, self._touch),
+            (sorted(deletes, key=lambda a: -a.path.count("/")), self._delete),
+            (sorted(rmdirs, key=lambda a: -a.path.count("/")), self._rmdir),
+        ):
+            for a in actions:
+                if self.should_stop():
+                    self.result.stopped = True
+                    return self._finish()
+                self._guard(a, fn)
+        return self._finish()
+
+    def _finish(self) -> ExecResult:
+        self.writer.flush()
+        self.progress.maybe_emit(force=True)
+        return self.result
+
+    def _guard(self, a: Action, fn: Callable[[Action], None]) -> None:
+        try:
+            fn(a)
+        except (transfer.TransferError, OSError) as e:
+            self._fail(a, e)
+
+    def _mkdir(self, a: Action) -> None:
+        side, _, dst = self._dst(a)
+        self._quiet(side, [a.path])
+        assert a.item is not None
+        transfer.make_dir(dst, a.item.mode, a.expect, self.removers[a.side])
+        self._landed(a, side, dst)
+
+    def _move(self, a: Action) -> None:
+        side, src_side, dst = self._dst(a)
+        assert a.from_path is not None and a.expect is not None
+        src = side.abs_path(a.from_path)
+        self._quiet(side, [a.path, a.from_path])
+        transfer.move_item(src, dst, a.expect)
+        self.writer.set_entry(side, a.from_path, None)
+        self.writer.set_base(a.from_path, None)
+        self.result.moved += 1
+        self._landed(a, side, dst)
+
+    def _touch(self, a: Action) -> None:
+        side, _, dst = self._dst(a)
+        assert a.item is not None
+        self._quiet(side, [a.path])
+        transfer.set_mtime(dst, a.item, a.expect)
+        self.result.touched += 1
+        self._landed(a, side, dst)
+
+    def _delete(self, a: Action) -> None:
+        side, _, dst = self._dst(a)
+        assert a.expect is not None
+        self._quiet(side, [a.path])
+        self.removers[a.side].delete(dst, a.expect)
+        self.result.deleted += 1
+        self._landed(a, side, None)
+
+    def _rmdir(self, a: Action) -> None:
+        side, _, dst = self._dst(a)
+        self._quiet(side, [a.path])
+        self.removers[a.side].rmdir(dst)
+        self.result.deleted += 1
+        self._landed(a, side, None)
+
+    # -- copies --------------------------------------------------------------------
+    def _copy_other(self, a: Action) -> None:
+        """Symlinks, and files that replace something of another kind."""
+        side, src_side, dst = self._dst(a)
+        assert a.item is not None
+        self._quiet(side, [a.path])
+        if a.item.kind == "symlink":
+            assert a.item.link is not None
+            transfer.copy_symlink(
+                a.item.link, dst, a.expect, self.removers[a.side], mtime_ns=a.item.mtime_ns
+            )
+        else:
+            src = src_side.abs_path(a.path)
+            transfer.copy_file(
+                src,
+                a.item,
+                dst,
+                a.expect,
+                self.removers[a.side],
+                tmp_dir=tmp_dir(side.root),
+                limiter=self.limiter,
+                progress=self.progress.add_bytes,
+            )
+            self.result.bytes += a.item.size
+        self.result.copied += 1
+        self._landed(a, side, dst)
+
+    def _copies(self, copies: list[Action]) -> None:
+        simple = [
+            a
+            for a in copies
+            if a.item is not None
+            and a.item.kind == "file"
+            and (a.expect is None or a.expect.kind == "file")
+        ]
+        simple_ids = {id(a) for a in simple}
+        for a in copies:
+            if id(a) not in simple_ids:
+                if self.should_stop():
+                    self.result.stopped = True
+                    return
+                self._guard(a, self._copy_other)
+        with ThreadPoolExecutor(self.transfers, thread_name_prefix="spacesync-copy") as pool:
+            for chunk in _chunks(simple):
+                if self.should_stop():
+                    self.result.stopped = True
+                    return
+                self._copy_chunk(pool, chunk)
+
+    def _stage(self, a: Action) -> transfer.Staged:
+        side, src_side, _ = self._dst(a)
+        assert a.item is not None
+        return transfer.stage_file(
+            src_side.abs_path(a.path),
+            a.item,
+            tmp_dir(side.root),
+            limiter=self.limiter,
+            progress=self.progress.add_bytes,
+        )
+
+    def _copy_chunk(self, pool: ThreadPoolExecutor, chunk: list[Action]) -> None:
+        futures = [(a, pool.submit(self._stage, a)) for a in chunk]
+        staged: list[tuple[Action, transfer.Staged]] = []
+        for a, fut in futures:
+            try:
+                staged.append((a, fut.result()))
+            except (transfer.TransferError, OSError) as e:
+                self._fail(a, e)
+        try:
+            transfer.make_durable([s for _, s in staged])
+        except OSError as e:
+            for a, s in staged:
+                transfer.discard(s)
+                self._fail(a, e)
+            return
+        landed: list[tuple[Action, Side, Path]] = []
+        for a, s in staged:
+            side, src_side, dst = self._dst(a)
+            assert a.item is not None
+            self._quiet(side, [a.path])
+            try:
+                transfer.commit_file(
+                    s, src_side.abs_path(a.path), a.item, dst, a.expect, self.removers[a.side]
+                )
+            except (transfer.TransferError, OSError) as e:
+                transfer.discard(s)
+                self._fail(a, e)
+                continue
+            landed.append((a, side, dst))
+            self.result.copied += 1
+            self.result.bytes += a.item.size
+        # The renames must survive a power cut before the base may say "synced", or a
+        # lost rename would later look like an edit of the old content on that side.
+        try:
+            transfer.sync_dirs({dst.parent for _, _, dst in landed})
+        except OSError as e:
+            for a, _, _ in landed:
+                self._fail(a, e)
+            return
+        for a, side, dst in landed:
+            self._landed(a, side, dst)
+
+
+def _chunks(actions: list[Action]) -> Iterable[list[Action]]:
+    chunk: list[Action] = []
+    size = 0
+    for a in actions:
+        chunk.append(a)
+        size += a.item.size if a.item is not None else 0
+        if len(chunk) >= CHUNK_FILES or size >= CHUNK_BYTES:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk

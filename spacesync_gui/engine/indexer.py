@@ -1,0 +1,782 @@
+"""The indexer: walk a location root (or one subtree of it) and bring its entries up to date.
+
+Design (SPEC section 2):
+- The stored entries of the scanned scope are loaded with one SELECT into a dict
+  key -> tuple; the walk pops what it sees and what is left at the end was deleted. That
+  keeps a no-op rescan at roughly the cost of the directory walk itself.
+- A file whose (size, mtime_ns, inode) is unchanged keeps its stored hash unread.
+- Whatever the scan cannot read is recorded as a scan error and *protected*: its old entry
+  and everything stored below it are kept, so a permission glitch never turns into a mass
+  delete in the next sync.
+- Writes are Core statements in batches, each its own short transaction, so other
+  processes are never blocked for long and a stopped or crashed scan leaves every row
+  individually true. Deletes are applied only after a complete walk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import xxhash
+from sqlalchemy import Connection, Table, and_, delete, func, insert, select, true, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from . import models
+from .db import Library
+from .errors import NotFound, SpaceSyncError, UserError
+from .events import Emit, ScanProgress, ignore_events
+from .paths import key_for, raw_for, subtree_bounds
+from .rules import IgnoreRules, builtin_ignored
+
+CHUNK_SIZE = 1 << 20  # hashing read size: large enough that syscalls never dominate
+WRITE_BATCH = 4000  # rows per write transaction
+PROGRESS_INTERVAL = 0.2  # seconds between ScanProgress events
+CHECK_EVERY = 256  # items between clock / should_stop checks inside one folder
+_SQL_IN_MAX = 500  # ids per `IN (...)`: stays far below SQLite's bound-parameter limit
+
+CHANGED_WHILE_READ = "changed while being read"
+NOT_REGULAR = "not a regular file"
+
+_ENTRIES = cast(Table, models.Entry.__table__)
+_ERRORS = cast(Table, models.ScanError.__table__)
+_LOCATIONS = cast(Table, models.Location.__table__)
+
+_S_IFMT = 0o170000
+_S_IFREG = stat.S_IFREG
+_S_IFDIR = stat.S_IFDIR
+_S_IFLNK = stat.S_IFLNK
+_FILE, _DIR, _SYMLINK = models.FILE, models.DIR, models.SYMLINK
+
+# O_NOFOLLOW: the item was lstat'ed as a file; should a symlink have replaced it since, do
+# not follow it. O_NONBLOCK: should a fifo have replaced it, open must not hang (the fstat
+# check then reports the change). O_BINARY: no newline translation on Windows.
+_O_BINARY = getattr(os, "O_BINARY", 0)
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | _O_BINARY
+
+# A stored entry as loaded: (path, kind, size, mtime_ns, inode, mode, raw, hash, link, id).
+_STORED_COLS = "path, kind, size, mtime_ns, inode, mode, raw, hash, link, id"
+_PATH, _KIND, _SIZE, _MTIME, _INODE, _MODE, _RAW, _HASH, _LINK, _ID = range(10)
+Stored = tuple[Any, ...]
+# A folder waiting to be listed: (absolute path, key, disk-relative path, disk != key).
+_Pending = tuple[str, str, str, bool]
+
+
+@dataclass
+class ScanResult:
+    files_seen: int = 0  # regular files found (ignored items not counted)
+    bytes_seen: int = 0
+    files_hashed: int = 0  # files actually read because they were new or changed
+    bytes_hashed: int = 0
+    added: int = 0  # entries inserted
+    modified: int = 0  # entries whose stored data changed (content, kind, stat data, link)
+    deleted: int = 0
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (key, reason)
+    stopped: bool = False  # should_stop() cut the walk short: no deletes were applied
+
+
+class _Stopped(Exception):
+    """should_stop() said so while a large file was being hashed."""
+
+
+class _Unreachable(Exception):
+    """The subtree to scan cannot be reached (permission): keep everything as it is."""
+
+
+def _reason(e: OSError) -> str:
+    return e.strerror or str(e)
+
+
+def hash_file(path: str | bytes) -> tuple[str, int]:
+    """The xxh3-128 hex digest of a file's bytes, and how many bytes were read."""
+    fd = os.open(path, os.O_RDONLY | _O_BINARY)
+    try:
+        return _hash_fd(fd, -1, None)
+    finally:
+        os.close(fd)
+
+
+def _hash_fd(fd: int, size: int, on_chunk: Callable[[int], None] | None) -> tuple[str, int]:
+    """Hash an open file; `size` (from stat, -1 if unknown) lets a small file take one read."""
+    first = b""
+    if 0 <= size < CHUNK_SIZE:
+        # One byte more than expected: receiving exactly `size` bytes means the whole file
+        # came in one read (a file that grew meanwhile is caught by the caller's fstat).
+        first = os.read(fd, size + 1)
+        if len(first) == size:
+            return xxhash.xxh3_128_hexdigest(first), size
+    h = xxhash.xxh3_128(first)
+    total = len(first)
+    buf = bytearray(CHUNK_SIZE)
+    view = memoryview(buf)
+    with open(fd, "rb", buffering=0, closefd=False) as f:
+        while n := f.readinto(buf):
+            h.update(view[:n])
+            total += n
+            if on_chunk is not None:
+                on_chunk(total)
+    return h.hexdigest(), total
+
+
+def _link_text(target: str) -> str:
+    """A symlink target as storable text: undecodable bytes are spelled `\\xNN`."""
+    try:
+        target.encode("utf-8")
+        return target
+    except UnicodeEncodeError:
+        return target.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _scope_parts(col: Any, subtree: str) -> list[Any]:
+    """SQL conditions whose union is the scope: `subtree` itself, and the range below it.
+
+    Two conditions rather than one OR: SQLite then searches the (location_id, path) index
+    for each, where with an OR it would filter every row of the location.
+    """
+    if not subtree:
+        return [true()]
+    lo, hi = subtree_bounds(subtree)
+    return [col == subtree, and_(col >= lo, col < hi)]
+
+
+def _normalise_subtree(subtree: str | None) -> str:
+    if not subtree:
+        return ""
+    key = key_for(subtree).strip("/")
+    if key and any(part in ("", ".", "..") for part in key.split("/")):
+        raise UserError(f"invalid subtree {subtree!r}: it must be a plain relative path")
+    return key
+
+
+class _Writer:
+    """Buffers entry upserts and deletes; each flush is one short transaction."""
+
+    def __init__(self, conn: Connection, location_id: int) -> None:
+        self.conn = conn
+        self.location_id = location_id
+        self.rows: list[dict[str, Any]] = []
+        self.deletes: list[int] = []
+        ins = sqlite_insert(_ENTRIES)
+        cols = ("raw", "kind", "size", "mtime_ns", "inode", "mode", "hash", "link", "indexed_at")
+        # Upsert rather than insert: another process may have indexed the key since we loaded.
+        self.upsert = ins.on_conflict_do_update(
+            index_elements=[_ENTRIES.c.location_id, _ENTRIES.c.path],
+            set_={c: ins.excluded[c] for c in cols},
+        )
+
+    def put(
+        self,
+        key: str,
+        raw: bytes | None,
+        kind: str,
+        st: os.stat_result,
+        hash_: str | None,
+        link: str | None,
+    ) -> None:
+        self.rows.append(
+            {
+                "location_id": self.location_id,
+                "path": key,
+                "raw": raw,
+                "kind": kind,
+                "size": 0 if kind == _DIR else st.st_size,
+                "mtime_ns": st.st_mtime_ns,
+                "inode": st.st_ino,
+                "mode": st.st_mode & 0o7777,
+                "hash": hash_,
+                "link": link,
+                "indexed_at": time.time(),
+            }
+        )
+        if len(self.rows) >= WRITE_BATCH:
+            self.flush()
+
+    def delete(self, entry_id: int) -> None:
+        self.deletes.append(entry_id)
+        if len(self.deletes) >= WRITE_BATCH:
+            self.flush()
+
+    def flush(self, commit: bool = True) -> None:
+        if self.rows:
+            self.conn.execute(self.upsert, self.rows)
+            self.rows = []
+        ids, self.deletes = self.deletes, []
+        for i in range(0, len(ids), _SQL_IN_MAX):
+            self.conn.execute(delete(_ENTRIES).where(_ENTRIES.c.id.in_(ids[i : i + _SQL_IN_MAX])))
+        if commit:
+            self.conn.commit()
+
+
+class _Scanner:
+    """One scan of one scope: the walk, the decisions per item, the counters."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        location_id: int,
+        root: str,
+        rules: IgnoreRules,
+        emit: Emit,
+        should_stop: Callable[[], bool] | None,
+    ) -> None:
+        self.location_id = location_id
+        self.root = root
+        self.user_rules = rules if rules else None  # None: skip pathspec entirely
+        self.emit = emit
+        self.should_stop = should_stop
+        self.writer = _Writer(conn, location_id)
+        self.result = ScanResult()
+        self.stored: dict[str, Stored] = {}
+        self.protected: set[str] = set()  # keys whose stored entry and subtree are kept
+        self.normalised: set[str] = set()  # keys made from names unlike their key (twin check)
+        self.stack: list[_Pending] = []
+        self.stopped = False
+        self._last_emit = time.monotonic()
+        # Location totals = files seen + these adjustments (seen but not indexed as seen,
+        # old entries kept), so a full scan needs no aggregate query afterwards.
+        self.files_adjust = 0
+        self.bytes_adjust = 0
+
+    # -- bookkeeping -------------------------------------------------------------------
+
+    def fail(self, key: str, reason: str, protect: bool = True) -> None:
+        self.result.errors.append((key, reason))
+        if protect:
+            self.protected.add(key)
+
+    def tick(self) -> bool:
+        """Emit progress when due and poll should_stop; True once the scan must stop."""
+        now = time.monotonic()
+        if now - self._last_emit >= PROGRESS_INTERVAL:
+            self._last_emit = now
+            self.emit_progress(False)
+        if self.should_stop is not None and not self.stopped and self.should_stop():
+            self.stopped = True
+        return self.stopped
+
+    def emit_progress(self, done: bool) -> None:
+        r = self.result
+        self.emit(
+            ScanProgress(
+                self.location_id,
+                r.files_seen,
+                r.bytes_seen,
+                r.files_hashed,
+                r.bytes_hashed,
+                done,
+            )
+        )
+
+    def put(
+        self,
+        key: str,
+        raw: bytes | None,
+        kind: str,
+        st: os.stat_result,
+        hash_: str | None,
+        link: str | None,
+        old: Stored | None,
+    ) -> None:
+        self.writer.put(key, raw, kind, st, hash_, link)
+        if old is None:
+            self.result.added += 1
+        else:
+            self.result.modified += 1
+
+    def forget(self, old: Stored | None) -> None:
+        """The item vanished between listing and reading: its entry goes."""
+        if old is not None:
+            self.writer.delete(old[_ID])
+            self.result.deleted += 1
+
+    def unseen_file(self, st: os.stat_result, old: Stored | None) -> None:
+        """A file was counted as seen but its new state is not indexed; `old` stays."""
+        self.files_adjust -= 1
+        self.bytes_adjust -= st.st_size
+        self.keep(old)
+
+    def keep(self, old: Stored | None) -> None:
+        if old is not None and old[_KIND] == _FILE:
+            self.files_adjust += 1
+            self.bytes_adjust += old[_SIZE]
+
+    def totals(self) -> tuple[int, int]:
+        """(files, bytes) of the location's index after a complete full scan."""
+        r = self.result
+        return r.files_seen + self.files_adjust, r.bytes_seen + self.bytes_adjust
+
+    def is_protected(self, key: str) -> bool:
+        protected = self.protected
+        if "" in protected:
+            return True
+        while True:
+            if key in protected:
+                return True
+            cut = key.rfind("/")
+            if cut < 0:
+                return False
+            key = key[:cut]
+
+    # -- the walk ----------------------------------------------------------------------
+
+    def walk(self) -> None:
+        stack = self.stack
+        while stack and not self.tick():
+            self.scan_dir(*stack.pop())
+
+    def scan_dir(self, dir_path: str, dir_key: str, dir_disk: str, differs: bool) -> None:
+        try:
+            it = os.scandir(dir_path)
+        except (FileNotFoundError, NotADirectoryError):
+            return  # gone since its parent was listed: what was below it is deleted
+        except OSError as e:
+            self.fail(dir_key, f"cannot list folder: {_reason(e)}")
+            return
+        prefix = dir_key + "/" if dir_key else ""
+        disk_prefix = dir_disk + "/" if dir_disk else ""
+        # This loop runs once per item of the tree: locals, no calls on the common path.
+        visit = self.visit
+        stored_pop = self.stored.pop
+        plain = self.user_rules is None
+        r = self.result
+        n = 0
+        with it:
+            try:
+                for de in it:
+                    n += 1
+                    if n % CHECK_EVERY == 0 and self.tick():
+                        return
+                    name = de.name
+                    if builtin_ignored(name):
+                        continue
+                    if differs or not name.isascii():
+                        self.visit_odd(de, prefix, disk_prefix + name, differs)
+                        continue
+                    key = prefix + name
+                    try:
+                        st = de.stat(follow_symlinks=False)
+                    except FileNotFoundError:
+                        continue  # vanished since listed: its stored entry (if any) goes
+                    except OSError as e:
+                        self.fail(key, f"cannot read: {_reason(e)}")
+                        continue
+                    if not (plain and st.st_mode & _S_IFMT == _S_IFREG):
+                        visit(de.path, key, None, st, disk_prefix + name, False)
+                        continue
+                    # visit_file() inlined for the most common item: a plain file.
+                    size = st.st_size
+                    r.files_seen += 1
+                    r.bytes_seen += size
+                    old = stored_pop(key, None)
+                    if (
+                        old is None
+                        or old[_MTIME] != st.st_mtime_ns
+                        or old[_SIZE] != size
+                        or old[_INODE] != st.st_ino
+                        or old[_KIND] != _FILE
+                        or old[_MODE] != st.st_mode & 0o7777
+                        or old[_RAW] is not None
+                    ):
+                        self.file_changed(de.path, key, None, st, old)
+            except OSError as e:
+                # The listing broke off half-way: what was not listed must not look deleted.
+                self.fail(dir_key, f"cannot list folder: {_reason(e)}")
+
+    def visit_odd(self, de: os.DirEntry[str], prefix: str, disk_rel: str, differs: bool) -> None:
+        """A name that is not plain ASCII (or below such a folder): its key may differ."""
+        kname = key_for(de.name)
+        key = prefix + kname
+        try:
+            st = de.stat(follow_symlinks=False)
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            self.fail(key, f"cannot read: {_reason(e)}")
+            return
+        if kname != de.name and self.collides(de.path, kname, key, st):
+            self.fail(
+                key,
+                f"skipped: the name {os.fsencode(de.name)!r} has the same key as "
+                "another item in this folder (Unicode normalisation)",
+                protect=False,
+            )
+            return
+        raw = raw_for(disk_rel, key)
+        self.visit(de.path, key, raw, st, disk_rel, differs or raw is not None)
+
+    def collides(self, path: str, kname: str, key: str, st: os.stat_result) -> bool:
+        """Another item of the same folder already owns this key (NFC vs NFD twins)."""
+        if key in self.normalised:
+            return True
+        self.normalised.add(key)
+        try:
+            twin = os.lstat(os.path.join(os.path.dirname(path), kname))
+        except OSError:
+            return False
+        # Normalisation-insensitive file systems (macOS) find the item itself.
+        return twin.st_ino != st.st_ino or twin.st_dev != st.st_dev
+
+    def visit(
+        self,
+        path: str,
+        key: str,
+        raw: bytes | None,
+        st: os.stat_result,
+        disk_rel: str,
+        differs: bool,
+    ) -> None:
+        fmt = st.st_mode & _S_IFMT
+        is_dir = fmt == _S_IFDIR
+        if self.user_rules is not None and self.user_rules.user_ignored(key, is_dir):
+            return
+        if fmt == _S_IFREG:
+            self.visit_file(path, key, raw, st)
+        elif is_dir:
+            old = self.stored.pop(key, None)
+            if (
+                old is None
+                or old[_KIND] != _DIR
+                or old[_MTIME] != st.st_mtime_ns
+                or old[_INODE] != st.st_ino
+                or old[_MODE] != st.st_mode & 0o7777
+                or old[_RAW] != raw
+            ):
+                self.put(key, raw, _DIR, st, None, None, old)
+            self.stack.append((path, key, disk_rel, differs))
+        elif fmt == _S_IFLNK:
+            self.visit_link(path, key, raw, st)
+        else:
+            self.fail(key, NOT_REGULAR, protect=False)
+
+    def visit_file(self, path: str, key: str, raw: bytes | None, st: os.stat_result) -> None:
+        old = self.stored.pop(key, None)
+        self.result.files_seen += 1
+        self.result.bytes_seen += st.st_size
+        if (
+            old is None
+            or old[_MTIME] != st.st_mtime_ns
+            or old[_SIZE] != st.st_size
+            or old[_INODE] != st.st_ino
+            or old[_KIND] != _FILE
+            or old[_MODE] != st.st_mode & 0o7777
+            or old[_RAW] != raw
+        ):
+            self.file_changed(path, key, raw, st, old)
+
+    def file_changed(
+        self, path: str, key: str, raw: bytes | None, st: os.stat_result, old: Stored | None
+    ) -> None:
+        if (
+            old is not None
+            and old[_KIND] == _FILE
+            and old[_SIZE] == st.st_size
+            and old[_MTIME] == st.st_mtime_ns
+            and old[_INODE] == st.st_ino
+        ):
+            # Same content by the index's rule (only mode or name bytes changed): the hash
+            # is kept without reading the file.
+            self.put(key, raw, _FILE, st, old[_HASH], None, old)
+        else:
+            self.hash_and_put(path, key, raw, st, old)
+
+    def hash_and_put(
+        self, path: str, key: str, raw: bytes | None, st: os.stat_result, old: Stored | None
+    ) -> None:
+        try:
+            fd = os.open(path, _OPEN_FLAGS)
+        except FileNotFoundError:
+            self.unseen_file(st, None)
+            self.forget(old)
+            return
+        except OSError as e:
+            self.unseen_file(st, old)
+            self.fail(key, f"cannot read file: {_reason(e)}")
+            return
+        r = self.result
+        hashed_before = r.bytes_hashed
+        big = st.st_size >= CHUNK_SIZE
+
+        def on_chunk(total: int) -> None:
+            r.bytes_hashed = hashed_before + total
+            if self.tick():
+                raise _Stopped
+
+        try:
+            digest, nread = _hash_fd(fd, st.st_size, on_chunk if big else None)
+            after = os.fstat(fd)
+        except _Stopped:
+            self.unseen_file(st, old)
+            return  # the old entry stays; the next scan hashes this file
+        except OSError as e:
+            self.unseen_file(st, old)
+            self.fail(key, f"cannot read file: {_reason(e)}")
+            return
+        finally:
+            os.close(fd)
+        r.files_hashed += 1
+        r.bytes_hashed = hashed_before + nread
+        if (
+            nread != st.st_size
+            or after.st_size != st.st_size
+            or after.st_mtime_ns != st.st_mtime_ns
+            or (st.st_ino and after.st_ino != st.st_ino)
+            or not stat.S_ISREG(after.st_mode)
+        ):
+            # A hash of bytes that no longer match the stat data would be a half-truth.
+            self.unseen_file(st, old)
+            self.fail(key, CHANGED_WHILE_READ)
+            return
+        self.put(key, raw, _FILE, st, digest, None, old)
+        if not big:
+            self.tick()  # big files ticked per chunk already
+
+    def visit_link(self, path: str, key: str, raw: bytes | None, st: os.stat_result) -> None:
+        old = self.stored.pop(key, None)
+        try:
+            link = _link_text(os.readlink(path))
+        except FileNotFoundError:
+            self.forget(old)
+            return
+        except OSError as e:
+            self.keep(old)
+            self.fail(key, f"cannot read link: {_reason(e)}")
+            return
+        if (
+            old is not None
+            and old[_KIND] == _SYMLINK
+            and old[_LINK] == link
+            and old[_SIZE] == st.st_size
+            and old[_MTIME] == st.st_mtime_ns
+            and old[_INODE] == st.st_ino
+            and old[_MODE] == st.st_mode & 0o7777
+            and old[_RAW] == raw
+        ):
+            return
+        self.put(key, raw, _SYMLINK, st, None, link, old)
+
+    # -- subtree scans -----------------------------------------------------------------
+
+    def start_subtree(self, key: str) -> None:
+        """Visit the subtree item itself (its folder, if it is one, then gets walked)."""
+        try:
+            found = self.resolve(key)
+        except _Unreachable as e:
+            self.fail(key, str(e))
+            return
+        if found is None:
+            return  # gone, ignored, or below a symlink: its stored entries are deleted
+        disk_rel, st = found
+        raw = raw_for(disk_rel, key)
+        path = os.path.join(self.root, disk_rel)
+        self.visit(path, key, raw, st, disk_rel, raw is not None)
+
+    def resolve(self, key: str) -> tuple[str, os.stat_result] | None:
+        """The on-disk relative path and lstat of a key, walking it one name at a time.
+
+        None when the item is gone, ignored, or reached only through a symlink or a file
+        (then it is not part of this location's tree).
+        """
+        parts = key.split("/")
+        disk: list[str] = []
+        st: os.stat_result | None = None
+        for i, part in enumerate(parts):
+            parent = os.path.join(self.root, *disk)
+            found = self.find_name(parent, part)
+            if found is None:
+                return None
+            name, st = found
+            last = i == len(parts) - 1
+            is_dir = stat.S_ISDIR(st.st_mode)
+            if not last and not is_dir:
+                return None
+            sub_key = "/".join(parts[: i + 1])
+            if builtin_ignored(name) or (
+                self.user_rules is not None and self.user_rules.user_ignored(sub_key, is_dir)
+            ):
+                return None
+            disk.append(name)
+        assert st is not None
+        return "/".join(disk), st
+
+    @staticmethod
+    def find_name(parent: str, part: str) -> tuple[str, os.stat_result] | None:
+        """The entry of `parent` whose key is `part`: by its own name, else by listing."""
+        try:
+            return part, os.lstat(os.path.join(parent, part))
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+        except OSError as e:
+            raise _Unreachable(f"cannot read: {_reason(e)}") from None
+        try:
+            with os.scandir(parent) as it:
+                for de in it:
+                    if key_for(de.name) == part:
+                        return de.name, de.stat(follow_symlinks=False)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as e:
+            raise _Unreachable(f"cannot list folder: {_reason(e)}") from None
+        return None
+
+    # -- the end -----------------------------------------------------------------------
+
+    def apply_deletes(self) -> None:
+        for key, old in self.stored.items():
+            if self.is_protected(key):
+                self.keep(old)
+            else:
+                self.writer.delete(old[_ID])
+                self.result.deleted += 1
+
+
+def _load_location(conn: Connection, location_id: int) -> tuple[str, list[str]]:
+    row = conn.execute(
+        select(_LOCATIONS.c.path, _LOCATIONS.c.ignore).where(_LOCATIONS.c.id == location_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"no location with id {location_id}")
+    root, ignore = row
+    if not os.path.isdir(root):
+        raise SpaceSyncError(
+            f"cannot scan location {location_id}: its folder {root} is missing or not a "
+            "folder (drive not mounted?); the index was left unchanged"
+        )
+    return root, list(json.loads(ignore or "[]"))
+
+
+def _load_entries(conn: Connection, location_id: int, subtree: str) -> dict[str, Stored]:
+    """The stored entries of the scope, key -> row, in one query.
+
+    Plain DBAPI rows: at 100k entries the per-row cost of result objects is a visible part
+    of a no-op rescan. For a full scan of a location holding most of the table, a table
+    scan (rowid order, `+location_id` keeps SQLite off the index) reads each page once,
+    where the index would fetch rows in key order all over the table.
+    """
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    base = f"SELECT {_STORED_COLS} FROM entries WHERE "
+    if subtree:
+        lo, hi = subtree_bounds(subtree)
+        rows = dbapi.execute(
+            f"{base} location_id = ? AND path = ?"
+            f" UNION ALL {base} location_id = ? AND path >= ? AND path < ?",
+            (location_id, subtree, location_id, lo, hi),
+        )
+    else:
+        n_loc, n_all = dbapi.execute(
+            "SELECT (SELECT count(*) FROM entries WHERE location_id = ?),"
+            " (SELECT coalesce(max(id), 0) FROM entries)",
+            (location_id,),
+        ).fetchone()
+        column = "+location_id" if n_loc * 3 >= n_all else "location_id"
+        rows = dbapi.execute(base + column + " = ?", (location_id,))
+    return {row[0]: row for row in rows}
+
+
+def _record_errors(
+    conn: Connection,
+    location_id: int,
+    subtree: str,
+    errors: list[tuple[str, str]],
+    complete: bool,
+) -> None:
+    """A complete scan replaces the scope's errors; a stopped one only refreshes its own."""
+    t = _ERRORS.c
+    if complete:
+        for part in _scope_parts(t.path, subtree):
+            conn.execute(delete(_ERRORS).where(t.location_id == location_id, part))
+    else:
+        keys = sorted({k for k, _ in errors})
+        for i in range(0, len(keys), _SQL_IN_MAX):
+            conn.execute(
+                delete(_ERRORS).where(
+                    t.location_id == location_id, t.path.in_(keys[i : i + _SQL_IN_MAX])
+                )
+            )
+    if errors:
+        now = time.time()
+        conn.execute(
+            insert(_ERRORS),
+            [{"location_id": location_id, "path": k, "message": m, "at": now} for k, m in errors],
+        )
+
+
+def _file_totals(stored: Iterable[Stored]) -> tuple[int, int]:
+    files = [row[_SIZE] for row in stored if row[_KIND] == _FILE]
+    return len(files), sum(files)
+
+
+def _update_location(
+    conn: Connection, location_id: int, scanner: _Scanner, subtree: str, before: tuple[int, int]
+) -> None:
+    """Refresh the location's totals, error count and (complete scans) last_scan.
+
+    A complete scan knows its scope's file totals, so a full scan sets them and a subtree
+    scan (the watcher's frequent case) applies its scope's difference; only a stopped scan
+    pays for an aggregate over the whole location.
+    """
+    loc = _LOCATIONS.c
+    values: dict[str, Any] = {
+        "scan_errors": select(func.count())
+        .select_from(_ERRORS)
+        .where(_ERRORS.c.location_id == location_id)
+        .scalar_subquery()
+    }
+    if scanner.stopped:
+        e = _ENTRIES.c
+        values["files"], values["bytes"] = conn.execute(
+            select(func.count(), func.coalesce(func.sum(e.size), 0)).where(
+                e.location_id == location_id, e.kind == _FILE
+            )
+        ).one()
+    else:
+        files, size = scanner.totals()
+        if subtree:
+            values["files"] = loc.files + (files - before[0])
+            values["bytes"] = loc.bytes + (size - before[1])
+        else:
+            values["files"], values["bytes"] = files, size
+        values["last_scan"] = time.time()
+    conn.execute(update(_LOCATIONS).where(loc.id == location_id).values(**values))
+
+
+def scan_location(
+    lib: Library,
+    location_id: int,
+    subtree: str | None = None,
+    *,
+    emit: Emit = ignore_events,
+    should_stop: Callable[[], bool] | None = None,
+) -> ScanResult:
+    """Bring the index of a location (or of the key `subtree` and below) up to date.
+
+    The caller has checked that the location is online; a missing root raises
+    SpaceSyncError and changes nothing.
+    """
+    key = _normalise_subtree(subtree)
+    with lib.engine.connect() as conn:
+        root, patterns = _load_location(conn, location_id)
+        scanner = _Scanner(conn, location_id, root, IgnoreRules(patterns), emit, should_stop)
+        scanner.stored = _load_entries(conn, location_id, key)
+        before = _file_totals(scanner.stored.values())
+        conn.rollback()  # end the read before the walk: a long-lived reader pins the WAL
+        if key:
+            scanner.start_subtree(key)
+        else:
+            scanner.stack.append((root, "", "", False))
+        scanner.walk()
+        complete = not scanner.stopped
+        if complete:
+            scanner.apply_deletes()
+        scanner.writer.flush(commit=False)
+        _record_errors(conn, location_id, key, scanner.result.errors, complete)
+        _update_location(conn, location_id, scanner, key, before)
+        conn.commit()
+    scanner.result.stopped = scanner.stopped
+    scanner.emit_progress(True)
+    return scanner.result

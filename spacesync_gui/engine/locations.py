@@ -1,0 +1,258 @@
+"""Locations: indexed folder roots, their `.spacesync/` marker and their state.
+
+The marker (`.spacesync/location-id` holding the location's uuid) is how a run tells a
+real root from an empty mount point or another drive mounted at the same path: such a
+root is *replaced*, a missing root is *offline*, and neither is ever synced.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid as uuidlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from sqlalchemy import delete, select
+
+from . import models
+from .db import Library
+from .errors import NotFound, Refused, SpaceSyncError, UserError
+from .events import Emit, LocationStateChanged, ignore_events
+from .paths import is_within, key_for, marker_path, meta_dir
+from .rules import validate_patterns
+
+
+@dataclass(frozen=True)
+class LocationInfo:
+    id: int
+    uuid: str
+    path: str
+    state: str
+    files: int
+    bytes: int
+    last_scan: float | None
+    ignore: tuple[str, ...]
+    watch: bool
+    scan_errors: int
+
+    def to_json(self) -> dict[str, object]:
+        d = asdict(self)
+        d["ignore"] = list(self.ignore)
+        return d
+
+
+def _info(row: models.Location) -> LocationInfo:
+    return LocationInfo(
+        id=row.id,
+        uuid=row.uuid,
+        path=row.path,
+        state=row.state,
+        files=row.files,
+        bytes=row.bytes,
+        last_scan=row.last_scan,
+        ignore=tuple(json.loads(row.ignore or "[]")),
+        watch=row.watch,
+        scan_errors=row.scan_errors,
+    )
+
+
+def read_marker(root: str | os.PathLike[str]) -> str | None:
+    try:
+        return marker_path(root).read_text(encoding="utf-8").strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def write_marker(root: Path, uuid: str) -> None:
+    """Write the marker atomically (temp + fsync + rename), creating `.spacesync/`."""
+    meta = meta_dir(root)
+    meta.mkdir(exist_ok=True)
+    tmp = meta / f".location-id.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(uuid + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, marker_path(root))
+
+
+def probe_state(root: str, uuid: str) -> str:
+    """online, offline (root missing) or replaced (marker missing or foreign)."""
+    if not os.path.isdir(root):
+        return models.OFFLINE
+    return models.ONLINE if read_marker(root) == uuid else models.REPLACED
+
+
+def check_folder(path: str | os.PathLike[str], what: str = "folder") -> Path:
+    """Resolve a folder the user named, or raise UserError saying what is wrong."""
+    p = Path(os.path.expanduser(os.fspath(path)))
+    if not p.exists():
+        raise UserError(f"{what} {p} does not exist")
+    if not p.is_dir():
+        raise UserError(f"{what} {p} is a file, not a folder")
+    return p.resolve()
+
+
+def _all_rows(lib: Library) -> list[models.Location]:
+    with lib.session() as s:
+        return list(s.scalars(select(models.Location).order_by(models.Location.id)))
+
+
+def find_containing(lib: Library, folder: Path) -> tuple[LocationInfo, str] | None:
+    """The location whose root holds `folder`, and the folder's key inside it."""
+    for row in _all_rows(lib):
+        root = Path(row.path)
+        if is_within(folder, root):
+            rel = folder.relative_to(root).as_posix()
+            return _info(row), "" if rel == "." else key_for(rel)
+    return None
+
+
+def add_location(
+    lib: Library,
+    path: str | os.PathLike[str],
+    ignore: list[str] | tuple[str, ...] = (),
+    watch: bool = True,
+) -> LocationInfo:
+    """Register a folder as a location and write its marker (no scan yet)."""
+    root = check_folder(path)
+    patterns = validate_patterns(ignore)
+    for row in _all_rows(lib):
+        other = Path(row.path)
+        if other == root:
+            raise UserError(f"{root} is already location {row.id}")
+        if is_within(root, other):
+            raise UserError(f"{root} is inside location {row.id} ({other}); it is indexed already")
+        if is_within(other, root):
+            raise UserError(
+                f"{root} contains location {row.id} ({other}); remove that location first"
+            )
+    uuid = read_marker(root)
+    try:
+        uuidlib.UUID(uuid or "")
+    except ValueError:
+        uuid = None
+    with lib.session() as s:
+        if uuid and s.scalar(select(models.Location.id).where(models.Location.uuid == uuid)):
+            uuid = None  # a copied marker: this folder is a new location
+    uuid = uuid or str(uuidlib.uuid4())
+    try:
+        write_marker(root, uuid)
+    except OSError as e:
+        raise UserError(f"cannot write the location marker in {root}: {e.strerror or e}") from None
+    with lib.session() as s:
+        row = models.Location(
+            uuid=uuid,
+            path=str(root),
+            state=models.ONLINE,
+            ignore=json.dumps(patterns),
+            watch=watch,
+            created_at=time.time(),
+        )
+        s.add(row)
+        s.flush()
+        info = _info(row)
+    from .settings_backup import save_settings
+
+    save_settings(lib)
+    return info
+
+
+def list_locations(lib: Library) -> list[LocationInfo]:
+    return [_info(r) for r in _all_rows(lib)]
+
+
+def get_location(lib: Library, location_id: int) -> LocationInfo:
+    with lib.session() as s:
+        row = s.get(models.Location, location_id)
+        if row is None:
+            raise NotFound(f"no location with id {location_id}")
+        return _info(row)
+
+
+def resolve_location(lib: Library, ref: str) -> LocationInfo:
+    """A location named by id or by (a folder inside) its path."""
+    if ref.isdigit():
+        return get_location(lib, int(ref))
+    folder = Path(os.path.expanduser(ref)).absolute()
+    for row in _all_rows(lib):
+        if Path(row.path) == folder or Path(row.path) == folder.resolve():
+            return _info(row)
+    raise NotFound(f"no location at {folder}")
+
+
+def refresh_state(lib: Library, location_id: int, emit: Emit = ignore_events) -> str:
+    """Probe the root, store the state, and report a change."""
+    with lib.session() as s:
+        row = s.get(models.Location, location_id)
+        if row is None:
+            raise NotFound(f"no location with id {location_id}")
+        state = probe_state(row.path, row.uuid)
+        changed = state != row.state
+        row.state = state
+    if changed:
+        emit(LocationStateChanged(location_id, state))
+    return state
+
+
+def state_problem(info: LocationInfo) -> str:
+    if info.state == models.OFFLINE:
+        return f"location {info.id} is offline: {info.path} is missing (drive not mounted?)"
+    return (
+        f"location {info.id} looks replaced: {info.path} does not hold its "
+        ".spacesync marker (another drive or an empty mount point?)"
+    )
+
+
+def scan(lib: Library, location_id: int, subtree: str | None = None, emit: Emit = ignore_events):
+    """Refresh the state, then scan; an offline or replaced root is refused."""
+    from .indexer import scan_location
+
+    state = refresh_state(lib, location_id, emit)
+    if state != models.ONLINE:
+        raise Refused(state_problem(get_location(lib, location_id)))
+    return scan_location(lib, location_id, subtree, emit=emit)
+
+
+def set_ignore(lib: Library, location_id: int, patterns: list[str]) -> LocationInfo:
+    patterns = validate_patterns(patterns)
+    with lib.session() as s:
+        row = s.get(models.Location, location_id)
+        if row is None:
+            raise NotFound(f"no location with id {location_id}")
+        row.ignore = json.dumps(patterns)
+    from .settings_backup import save_settings
+
+    save_settings(lib)
+    return get_location(lib, location_id)
+
+
+def remove_location(lib: Library, location_id: int) -> LocationInfo:
+    """Forget a location (its files and versions stay on disk; only the marker goes)."""
+    info = get_location(lib, location_id)
+    with lib.session() as s:
+        users = s.scalars(
+            select(models.Conduit.id).where(
+                (models.Conduit.source_location_id == location_id)
+                | (models.Conduit.target_location_id == location_id)
+            )
+        ).all()
+        if users:
+            ids = ", ".join(str(i) for i in users)
+            raise UserError(f"location {location_id} is used by conduit {ids}; remove it first")
+        s.execute(delete(models.Entry).where(models.Entry.location_id == location_id))
+        s.execute(delete(models.ScanError).where(models.ScanError.location_id == location_id))
+        s.execute(delete(models.Location).where(models.Location.id == location_id))
+    if read_marker(info.path) == info.uuid:
+        try:
+            marker_path(info.path).unlink()
+        except OSError as e:
+            # The library no longer knows it; a stale marker is harmless, so only say so.
+            raise SpaceSyncError(
+                f"location {location_id} removed, but its marker could not be deleted: {e}"
+            ) from None
+    from .settings_backup import save_settings
+
+    save_settings(lib)
+    return info

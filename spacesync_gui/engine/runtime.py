@@ -1,0 +1,343 @@
+"""The engine loop that the headless daemon and the desktop app both run.
+
+One thread ("spacesync-engine") owns the sync service and the database writes: it keeps
+the index live from watcher hints, starts due runs one at a time, and serves requests
+(sync now, preview, resolve) handed in through a queue as Futures. Watcher callbacks
+and front-end calls only enqueue, so nothing outside the engine thread ever waits on
+disk or database work.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import models
+from .conduits import list_conduits, set_paused
+from .db import Library
+from .errors import SpaceSyncError
+from .events import Emit, Event, LocationStateChanged
+from .locations import list_locations, refresh_state, scan
+from .scheduler import INSTANT, Scheduler, parse_schedule
+from .service import FileSyncService, RunReport
+from .watcher import WatchedLocation, Watcher
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EngineWarning(Event):
+    """Something the user should see that is not tied to one run (e.g. inotify limit)."""
+
+    message: str
+    location_id: int | None = None
+
+
+@dataclass
+class _Request:
+    kind: str  # sync | preview | resolve | reload | dirty | state | call
+    args: tuple[Any, ...] = ()
+    future: Future[Any] | None = field(default=None)
+
+
+class EngineRuntime:
+    def __init__(
+        self,
+        lib: Library,
+        emit: Emit,
+        *,
+        watch: bool = True,
+        quiet: float = 1.0,
+        instant_quiet: float = 2.0,
+        polling: bool = False,
+        full_rescan_interval: float = 3600.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.lib = lib
+        self._emit = emit
+        self._clock = clock
+        self._queue: queue.Queue[_Request] = queue.Queue()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.scheduler = Scheduler(clock, quiet=instant_quiet)
+        self.watcher: Watcher | None = None
+        if watch:
+            self.watcher = Watcher(
+                self._on_dirty,
+                self._on_state,
+                quiet=quiet,
+                polling=polling,
+                full_rescan_interval=full_rescan_interval,
+                on_warning=self._on_warning,
+            )
+        # The engine's own writes are not suppressed by time window (that would also
+        # swallow a user's edit made right after a sync): the executor records what it
+        # wrote in the index, so rescanning those paths finds no change and starts no run.
+        self.service = FileSyncService(lib, emit, should_stop=self._stopping.is_set)
+        # location id -> ids of the conduits with an endpoint in it (engine thread only)
+        self._users: dict[int, list[int]] = {}
+        self._instant: set[int] = set()
+        self._watched: set[int] = set()
+        self.idle = threading.Event()  # set while no run is in progress (tests, shutdown)
+        self.idle.set()
+
+    # -- front-end API (any thread) -----------------------------------------------------
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="spacesync-engine", daemon=True)
+        self._thread.start()
+        if self.watcher is not None:
+            self.watcher.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop within `timeout`: the current item finishes or is abandoned safely (a copy
+        in flight leaves only a temp file, which the next run removes)."""
+        deadline = time.monotonic() + timeout
+        self._stopping.set()
+        self._queue.put(_Request("wake"))
+        if self.watcher is not None:
+            self.watcher.stop(timeout=max(0.5, timeout / 2))
+        if self._thread is not None:
+            self._thread.join(max(0.1, deadline - time.monotonic()))
+
+    def _submit(self, kind: str, *args: Any) -> Future[Any]:
+        fut: Future[Any] = Future()
+        if self._stopping.is_set():
+            fut.set_exception(SpaceSyncError("SpaceSync is shutting down"))
+            return fut
+        self._queue.put(_Request(kind, args, fut))
+        return fut
+
+    def sync_now(self, conduit_id: int, force: bool = False) -> Future[RunReport]:
+        return self._submit("sync", conduit_id, force)
+
+    def sync_all(self) -> list[Future[RunReport]]:
+        return [self.sync_now(c.id) for c in list_conduits(self.lib) if not c.paused]
+
+    def preview(self, conduit_id: int) -> Future[RunReport]:
+        return self._submit("preview", conduit_id)
+
+    def resolve(self, conflict_id: int, keep: str) -> Future[RunReport]:
+        return self._submit("resolve", conflict_id, keep)
+
+    def call(self, fn: Callable[[], Any]) -> Future[Any]:
+        """Run `fn` on the engine thread (database work for a front end)."""
+        return self._submit("call", fn)
+
+    def set_paused(self, conduit_id: int, paused: bool) -> Future[Any]:
+        def change() -> Any:
+            info = set_paused(self.lib, conduit_id, paused)
+            self._reload()
+            return info
+
+        return self.call(change)
+
+    def pause_all(self) -> Future[Any]:
+        return self.call(lambda: self._pause_all(True))
+
+    def resume_all(self) -> Future[Any]:
+        return self.call(lambda: self._pause_all(False))
+
+    def reload(self) -> Future[Any]:
+        return self._submit("reload")
+
+    def next_run(self, conduit_id: int) -> float | None:
+        return self.scheduler.next_due(conduit_id)
+
+    # -- watcher callbacks (watcher thread) -------------------------------------------------
+    def _on_dirty(self, location_id: int, subtrees: set[str], full: bool) -> None:
+        self._queue.put(_Request("dirty", (location_id, frozenset(subtrees), full)))
+
+    def _on_state(self, location_id: int, state: str) -> None:
+        self._queue.put(_Request("state", (location_id, state)))
+
+    def _on_warning(self, location_id: int, message: str) -> None:
+        log.warning("%s", message)
+        self._emit(EngineWarning(message, location_id))
+
+    # -- the engine thread ------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            self._reload()
+            self._initial_scans()
+        except Exception:
+            log.exception("engine start-up failed")
+        while not self._stopping.is_set():
+            wake = self.scheduler.next_wakeup()
+            timeout = 3600.0 if wake is None else max(0.0, min(3600.0, wake - self._clock()))
+            try:
+                req: _Request | None = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                req = None
+            if req is not None:
+                self._handle(req)
+            if self._stopping.is_set():
+                break
+            for cid in self.scheduler.due():
+                if self._stopping.is_set() or not self._queue.empty():
+                    break  # serve requests first; due runs stay due
+                self._scheduled_run(cid)
+        self._drain()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                req = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if req.future is not None and not req.future.done():
+                req.future.set_exception(SpaceSyncError("SpaceSync is shutting down"))
+
+    def _handle(self, req: _Request) -> None:
+        try:
+            if req.kind == "dirty":
+                self._rescan(*req.args)
+                return
+            if req.kind == "state":
+                self._state_changed(*req.args)
+                return
+            if req.kind == "wake":
+                return
+            result: Any
+            if req.kind == "sync":
+                cid, force = req.args
+                result = self._guarded_run(cid, force=force)
+            elif req.kind == "preview":
+                result = self._with_trust(lambda: self.service.sync(req.args[0], dry_run=True))
+            elif req.kind == "resolve":
+                result = self.service.resolve_conflict(*req.args)
+            elif req.kind == "reload":
+                result = self._reload()
+            elif req.kind == "call":
+                result = req.args[0]()
+            else:
+                raise AssertionError(req.kind)
+            if req.future is not None:
+                req.future.set_result(result)
+        except BaseException as e:  # handed to the caller, never kills the loop
+            if req.future is not None and not req.future.done():
+                req.future.set_exception(e)
+            else:
+                log.exception("engine request %s failed", req.kind)
+
+    def _guarded_run(self, cid: int, force: bool = False) -> RunReport:
+        self.scheduler.started(cid)
+        self.idle.clear()
+        try:
+            return self._with_trust(lambda: self.service.sync(cid, force=force))
+        finally:
+            self.scheduler.finished(cid)
+            self.idle.set()
+
+    def _scheduled_run(self, cid: int) -> None:
+        try:
+            report = self._guarded_run(cid)
+            log.info(
+                "conduit %s: %s (%s copied, %s deleted, %s moved, %s conflicts)",
+                cid,
+                report.status,
+                report.copied,
+                report.deleted,
+                report.moved,
+                report.conflicts,
+            )
+        except SpaceSyncError as e:
+            log.warning("conduit %s: %s", cid, e)
+        except Exception:
+            log.exception("conduit %s: run failed", cid)
+
+    def _with_trust(self, fn: Callable[[], RunReport]) -> RunReport:
+        """Let the service skip the full rescan of locations the watcher vouches for."""
+        if self.watcher is not None:
+            self.service.trusted_dirty = {
+                loc.id: self.watcher.pending(loc.id)
+                for loc in list_locations(self.lib)
+                if self.watcher.is_trusted(loc.id)
+            }
+        try:
+            return fn()
+        finally:
+            self.service.trusted_dirty = None
+
+    def _pause_all(self, paused: bool) -> None:
+        for c in list_conduits(self.lib):
+            if c.paused != paused:
+                set_paused(self.lib, c.id, paused)
+        self._reload()
+
+    def _reload(self) -> None:
+        """Re-read conduits and locations: schedules, watches, who uses which location."""
+        users: dict[int, list[int]] = {}
+        instant: set[int] = set()
+        known = set()
+        for c in list_conduits(self.lib):
+            known.add(c.id)
+            sched = parse_schedule(c.schedule)
+            self.scheduler.set_conduit(c.id, sched, c.paused, c.last_sync)
+            if sched.kind == INSTANT:
+                instant.add(c.id)
+            for loc_id in {c.source_location_id, c.target_location_id}:
+                users.setdefault(loc_id, []).append(c.id)
+        for cid in list(self._users_all()):
+            if cid not in known:
+                self.scheduler.remove(cid)
+        self._users, self._instant = users, instant
+        if self.watcher is not None:
+            watched = set()
+            for loc in list_locations(self.lib):
+                if loc.watch:
+                    watched.add(loc.id)
+                    self.watcher.watch(WatchedLocation(loc.id, loc.path, loc.uuid, loc.ignore))
+            for loc_id in self._watched - watched:
+                self.watcher.unwatch(loc_id)
+            self._watched = watched
+
+    def _users_all(self) -> set[int]:
+        return {cid for cids in self._users.values() for cid in cids}
+
+    def _initial_scans(self) -> None:
+        """Bring the index up to date with what happened while the app was not running."""
+        for loc in list_locations(self.lib):
+            if self._stopping.is_set():
+                return
+            started = time.monotonic()
+            try:
+                scan(self.lib, loc.id, emit=self._emit)
+            except SpaceSyncError as e:
+                log.info("%s", e)
+                continue
+            if self.watcher is not None:
+                self.watcher.mark_scanned(loc.id, started)
+
+    def _rescan(self, location_id: int, subtrees: frozenset[str], full: bool) -> None:
+        started = time.monotonic()
+        changes = 0
+        try:
+            for sub in [None] if full else sorted(subtrees):
+                r = scan(self.lib, location_id, sub or None, emit=self._emit)
+                changes += r.added + r.modified + r.deleted
+        except SpaceSyncError as e:
+            log.info("rescan of location %s: %s", location_id, e)
+            return
+        if full and self.watcher is not None:
+            self.watcher.mark_scanned(location_id, started)
+        if not changes:
+            return  # e.g. the engine's own writes, already in the index
+        for cid in self._users.get(location_id, []):
+            if cid in self._instant:
+                self.scheduler.notify_change(cid)
+
+    def _state_changed(self, location_id: int, state: str) -> None:
+        new = refresh_state(self.lib, location_id)
+        if new != state:
+            log.debug("location %s: watcher said %s, probe says %s", location_id, state, new)
+        self._emit(LocationStateChanged(location_id, new))
+        if new == models.ONLINE:
+            self._rescan(location_id, frozenset(), True)

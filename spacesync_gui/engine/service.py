@@ -1,0 +1,390 @@
+"""FileSyncService: one run of a conduit, start to finish (SPEC 3.1).
+
+preflight -> refresh index -> plan -> safety checks -> execute -> verify -> record.
+Failing preflight or a safety check changes nothing on disk and is reported as
+`refused` with the reason. The service holds the order; the planner decides and the
+transfer functions do the work.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from . import models, transfer
+from .conduits import ConduitInfo, get_conduit
+from .db import Library
+from .errors import Refused, SpaceSyncError, UserError
+from .events import ConflictFound, Emit, PlanReady, RunFinished, RunStarted, ignore_events
+from .executor import ExecResult, Executor, Suppress
+from .history import get_conflict
+from .locations import get_location, refresh_state, scan, state_problem
+from .paths import is_within
+from .plan import SOURCE, TARGET, ConflictRecord, Item, Plan
+from .planner import make_plan, plan_conflict_resolution
+from .rules import IgnoreRules
+from .runlock import conduit_lock
+from .safety import safety_problem, space_problem
+from .snapshots import IndexWriter, Side, load_base, load_side
+
+
+@dataclass
+class RunReport:
+    """What a run did; `to_json` is the `sync --json` object of SPEC 4."""
+
+    conduit: int
+    generation: int | None = None
+    status: str = "completed"  # completed | refused | failed
+    copied: int = 0
+    deleted: int = 0
+    moved: int = 0
+    conflicts: int = 0  # waiting for a decision now
+    conflicts_resolved: int = 0  # settled by a strategy in this run
+    bytes_transferred: int = 0
+    errors: list[dict[str, str]] = field(default_factory=list)
+    verified: bool = False
+    reason: str | None = None
+    dry_run: bool = False
+    plan: list[dict[str, str]] | None = None
+    warnings: list[str] = field(default_factory=list)
+    resolved: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        if not self.dry_run:
+            d.pop("plan")
+        return d
+
+
+def _item_json(it: Item | None) -> dict[str, Any] | None:
+    if it is None:
+        return None
+    return {
+        "kind": it.kind,
+        "size": it.size,
+        "mtime": it.mtime_ns / 1e9,
+        "hash": it.hash,
+        "link": it.link,
+    }
+
+
+class FileSyncService:
+    """Runs conduits. Thread-compatible: one instance per thread or external locking."""
+
+    def __init__(
+        self,
+        lib: Library,
+        emit: Emit = ignore_events,
+        *,
+        suppress: Suppress | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> None:
+        self.lib = lib
+        self.emit = emit
+        self.suppress = suppress
+        self.should_stop = should_stop
+        # Optional: location id -> subtrees to rescan, when a healthy watcher vouches for
+        # the rest of the index (set per run by the runtime).
+        self.trusted_dirty: dict[int, set[str]] | None = None
+        self._scan_errors: list[dict[str, str]] = []
+
+    # -- public ----------------------------------------------------------------------
+    def sync(self, conduit_id: int, *, dry_run: bool = False, force: bool = False) -> RunReport:
+        conduit = get_conduit(self.lib, conduit_id)
+        report = RunReport(conduit_id, dry_run=dry_run)
+        try:
+            with conduit_lock(self.lib.data_dir, conduit_id):
+                if conduit.paused and not dry_run:
+                    raise Refused(f"conduit {conduit_id} is paused; resume it first")
+                self._run(conduit, report, force=force)
+        except Refused as e:
+            report.status, report.reason = "refused", str(e)
+        except UserError:
+            raise
+        except (SpaceSyncError, OSError) as e:
+            report.status = "failed"
+            report.reason = (
+                str(e)
+                if isinstance(e, SpaceSyncError)
+                else (f"{e.strerror or e}: {e.filename}" if e.filename else str(e))
+            )
+        if not dry_run:
+            self._record(conduit, report)
+        self.emit(RunFinished(conduit_id, report.generation, report.status, report.to_json()))
+        return report
+
+    def resolve_conflict(self, conflict_id: int, keep: str) -> RunReport:
+        """Apply `keep source|target|both` to a pending conflict with the sync machinery."""
+        if keep not in ("source", "target", "both"):
+            raise UserError(f"invalid choice {keep!r}: use source, target or both")
+        c = get_conflict(self.lib, conflict_id)
+        if c.status != "pending":
+            raise UserError(f"conflict {conflict_id} is already resolved ({c.resolution})")
+        conduit = get_conduit(self.lib, c.conduit_id)
+        report = RunReport(conduit.id)
+        try:
+            with conduit_lock(self.lib.data_dir, conduit.id):
+                sides = self._preflight(conduit)
+                self._refresh(sides, under=c.path)
+                strategy = {"source": "source", "target": "target", "both": "keep-both"}[keep]
+                plan = plan_conflict_resolution(
+                    c.path, strategy, sides[SOURCE].snapshot, sides[TARGET].snapshot,
+                    load_base(self.lib, conduit.id), ignore=IgnoreRules(conduit.ignore),
+                    now=datetime.now(), hostname=socket.gethostname(),
+                )
+                self._execute(conduit, sides, plan, report)
+                if not report.errors:
+                    self._mark_resolved(conflict_id, f"keep-{keep}")
+                    report.conflicts_resolved = 1
+                report.conflicts = len(self._pending_ids(conduit.id))
+                report.verified = not report.errors
+        except Refused as e:
+            report.status, report.reason = "refused", str(e)
+        self._record(conduit, report)
+        self.emit(RunFinished(conduit.id, report.generation, report.status, report.to_json()))
+        return report
+
+    # -- the steps -------------------------------------------------------------------
+    def _preflight(self, conduit: ConduitInfo) -> dict[str, Side]:
+        sides = {}
+        for name, loc_id, prefix in (
+            (SOURCE, conduit.source_location_id, conduit.source_prefix),
+            (TARGET, conduit.target_location_id, conduit.target_prefix),
+        ):
+            state = refresh_state(self.lib, loc_id, self.emit)
+            loc = get_location(self.lib, loc_id)
+            if state != models.ONLINE:
+                raise Refused(f"{name}: {state_problem(loc)}")
+            side = Side(name, loc_id, Path(loc.path), prefix)
+            if not side.endpoint.is_dir():
+                raise Refused(f"the {name} folder {side.endpoint} is missing")
+            sides[name] = side
+        src, dst = sides[SOURCE].endpoint.resolve(), sides[TARGET].endpoint.resolve()
+        if src == dst or is_within(src, dst) or is_within(dst, src):
+            raise Refused(f"source {src} and target {dst} overlap")
+        return sides
+
+    def _refresh(self, sides: dict[str, Side], under: str | None = None) -> None:
+        for side in sides.values():
+            transfer.clean_temp(side.root)
+            subtrees: list[str | None]
+            if under is not None:
+                subtrees = [side.full_key(under)]
+            elif self.trusted_dirty is not None and side.location_id in self.trusted_dirty:
+                subtrees = [
+                    s
+                    for s in self.trusted_dirty[side.location_id]
+                    if not side.prefix
+                    or s == side.prefix
+                    or s.startswith(side.prefix + "/")
+                    or side.prefix.startswith(s + "/")
+                ]
+            else:
+                subtrees = [side.prefix or None]
+            for sub in subtrees:
+                result = scan(self.lib, side.location_id, sub, emit=self.emit)
+                if result.errors and under is None:
+                    # Unreadable items keep their old index entries (never "deleted"),
+                    # but the user must hear about them.
+                    self._scan_errors.extend(
+                        {"path": p, "message": f"could not read on the {side.name} side: {m}"}
+                        for p, m in result.errors
+                    )
+            load_side(self.lib, side)
+
+    def _plan(self, conduit: ConduitInfo, sides: dict[str, Side]) -> Plan:
+        base = load_base(self.lib, conduit.id)
+        return make_plan(
+            conduit.mode,
+            sides[SOURCE].snapshot,
+            sides[TARGET].snapshot,
+            base,
+            strategy=conduit.conflict,
+            ignore=IgnoreRules(conduit.ignore),
+            now=datetime.now(),
+            hostname=socket.gethostname(),
+        )
+
+    def _run(self, conduit: ConduitInfo, report: RunReport, *, force: bool) -> None:
+        self._scan_errors: list[dict[str, str]] = []
+        sides = self._preflight(conduit)
+        self._refresh(sides)
+        plan = self._plan(conduit, sides)
+        report.conflicts = len(plan.pending_conflicts)
+        self.emit(
+            PlanReady(
+                conduit.id,
+                len(plan.actions),
+                sum(a.item.size for a in plan.actions if a.op == "copy" and a.item and a.item.size),
+                report.conflicts,
+            )
+        )
+        problem = (
+            None if force else safety_problem(plan, sides[SOURCE].snapshot, sides[TARGET].snapshot)
+        )
+        problem = problem or space_problem(plan, {n: s.endpoint for n, s in sides.items()})
+        if problem:
+            raise Refused(problem)
+        for path in getattr(plan, "overwritten_target_edits", []) or []:
+            report.warnings.append(f"{path} was edited on the target; its old content is kept")
+        if report.dry_run:
+            report.plan = plan.listing()
+            report.conflicts_resolved = len(plan.resolved_conflicts)
+            report.copied = sum(1 for a in plan.actions if a.op == "copy")
+            report.moved = sum(1 for a in plan.actions if a.op == "move")
+            report.deleted = sum(1 for a in plan.actions if a.op in ("delete", "rmdir"))
+            report.bytes_transferred = 0
+            report.errors = list(self._scan_errors)
+            return
+        report.generation = self._start_generation(conduit.id)
+        self.emit(RunStarted(conduit.id, report.generation))
+        self._execute(conduit, sides, plan, report)
+        self._store_conflicts(conduit.id, report.generation, plan)
+        report.conflicts = len(self._pending_ids(conduit.id))
+        report.conflicts_resolved = len(plan.resolved_conflicts)
+        report.resolved = [
+            {"path": c.path, "kind": c.kind, "resolution": c.resolution}
+            for c in plan.resolved_conflicts
+        ]
+        report.errors = self._scan_errors + report.errors
+        if plan.actions and not report.errors:
+            self._refresh(sides)
+            again = self._plan(conduit, sides)
+            report.verified = not again.actions and {c.path for c in again.pending_conflicts} <= {
+                c.path for c in plan.pending_conflicts
+            }
+            if not report.verified:
+                report.warnings.append(
+                    f"verification found {len(again.actions)} item(s) still differing; "
+                    "they changed during the run and will be synced next time"
+                )
+        else:
+            report.verified = not report.errors
+        if conduit.keep_versions_days or conduit.keep_versions_count:
+            for side in sides.values():
+                transfer.prune_versions(
+                    side.root, conduit.keep_versions_days, conduit.keep_versions_count
+                )
+
+    def _execute(
+        self, conduit: ConduitInfo, sides: dict[str, Side], plan: Plan, report: RunReport
+    ) -> ExecResult:
+        writer = IndexWriter(self.lib, conduit.id)
+        for key, item in plan.base_updates:
+            writer.set_base(key, item)
+        stamp = time.strftime("%Y-%m-%d_%H%M%S")
+        result = Executor(
+            conduit.id,
+            sides,
+            conduit.deletes,
+            conduit.transfers,
+            conduit.bwlimit,
+            writer,
+            self.emit,
+            stamp,
+            self.suppress,
+            self.should_stop,
+        ).run(plan)
+        report.copied += result.copied
+        report.deleted += result.deleted
+        report.moved += result.moved
+        report.bytes_transferred += result.bytes
+        report.errors.extend(result.errors)
+        if result.stopped:
+            report.status = "failed"
+            report.reason = "stopped before the end; the next run completes the work"
+        return result
+
+    # -- records ---------------------------------------------------------------------
+    def _start_generation(self, conduit_id: int) -> int:
+        with self.lib.session() as s:
+            g = models.Generation(conduit_id=conduit_id, started_at=time.time(), status="running")
+            s.add(g)
+            s.flush()
+            return g.id
+
+    def _record(self, conduit: ConduitInfo, report: RunReport) -> None:
+        now = time.time()
+        with self.lib.session() as s:
+            g = s.get(models.Generation, report.generation) if report.generation else None
+            if g is None:
+                g = models.Generation(conduit_id=conduit.id, started_at=now, status="running")
+                s.add(g)
+            g.finished_at = now
+            g.status = report.status
+            g.reason = report.reason
+            g.copied, g.deleted, g.moved = report.copied, report.deleted, report.moved
+            g.conflicts, g.conflicts_resolved = report.conflicts, report.conflicts_resolved
+            g.bytes, g.errors = report.bytes_transferred, len(report.errors)
+            g.error_details = json.dumps(report.errors[:1000])
+            g.verified = report.verified
+            s.flush()
+            report.generation = g.id
+            row = s.get(models.Conduit, conduit.id)
+            if row is not None:
+                row.last_sync = now
+                row.last_status = report.status
+
+    def _pending_ids(self, conduit_id: int) -> list[int]:
+        with self.lib.session() as s:
+            return list(
+                s.scalars(
+                    select(models.Conflict.id).where(
+                        models.Conflict.conduit_id == conduit_id,
+                        models.Conflict.status == "pending",
+                    )
+                )
+            )
+
+    def _mark_resolved(self, conflict_id: int, resolution: str) -> None:
+        with self.lib.session() as s:
+            row = s.get(models.Conflict, conflict_id)
+            if row is not None:
+                row.status, row.resolution, row.resolved_at = "resolved", resolution, time.time()
+
+    def _store_conflicts(self, conduit_id: int, generation: int | None, plan: Plan) -> None:
+        """Pending conflicts are upserted by path; ones that went away are closed."""
+        now = time.time()
+        pending = {c.path: c for c in plan.pending_conflicts}
+        with self.lib.session() as s:
+            existing = {
+                row.path: row
+                for row in s.scalars(
+                    select(models.Conflict).where(
+                        models.Conflict.conduit_id == conduit_id,
+                        models.Conflict.status == "pending",
+                    )
+                )
+            }
+            for path, row in existing.items():
+                if path not in pending:
+                    row.status, row.resolution, row.resolved_at = "resolved", "gone", now
+            for c in plan.conflicts:
+                row = existing.get(c.path) if c.resolution is None else None
+                if row is None:
+                    row = models.Conflict(conduit_id=conduit_id, path=c.path, created_at=now)
+                    s.add(row)
+                    if c.resolution is None:
+                        self.emit(ConflictFound(conduit_id, c.path, c.kind))
+                _fill_conflict(row, c, generation, now)
+
+
+def _fill_conflict(
+    row: models.Conflict, c: ConflictRecord, generation: int | None, now: float
+) -> None:
+    row.generation_id = generation
+    row.kind = c.kind
+    row.source = json.dumps(_item_json(c.source)) if c.source else None
+    row.target = json.dumps(_item_json(c.target)) if c.target else None
+    if c.resolution is None:
+        row.status, row.resolution = "pending", None
+    else:
+        row.status, row.resolution, row.resolved_at = "resolved", c.resolution, now

@@ -1,0 +1,99 @@
+"""A copy of the user's settings (locations and conduits) beside the database.
+
+The index is disposable; the settings are not. Every change to locations or conduits
+rewrites `settings.json`, so a damaged database can be rebuilt (`spacesync library
+rebuild`) without the user re-entering anything. The rebuilt library starts with an
+empty index and base: the next sync of a bidirectional conduit then behaves like a first
+sync (union of both sides, differences become conflicts), which deletes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from sqlalchemy import select
+
+from . import models
+from .db import Library, open_library, quarantine_database
+
+SETTINGS_NAME = "settings.json"
+_LOCATION_FIELDS = ("uuid", "path", "ignore", "watch", "created_at")
+_CONDUIT_FIELDS = (
+    "name",
+    "source_prefix",
+    "target_prefix",
+    "mode",
+    "schedule",
+    "conflict",
+    "deletes",
+    "ignore",
+    "transfers",
+    "bwlimit",
+    "keep_versions_days",
+    "keep_versions_count",
+    "paused",
+    "created_at",
+)
+
+
+def save_settings(lib: Library) -> Path:
+    with lib.session() as s:
+        locs = list(s.scalars(select(models.Location).order_by(models.Location.id)))
+        uuid_of = {loc.id: loc.uuid for loc in locs}
+        data = {
+            "locations": [
+                {"id": loc.id, **{f: getattr(loc, f) for f in _LOCATION_FIELDS}} for loc in locs
+            ],
+            "conduits": [
+                {
+                    "id": c.id,
+                    "source_location": uuid_of[c.source_location_id],
+                    "target_location": uuid_of[c.target_location_id],
+                    **{f: getattr(c, f) for f in _CONDUIT_FIELDS},
+                }
+                for c in s.scalars(select(models.Conduit).order_by(models.Conduit.id))
+            ],
+        }
+    path = lib.data_dir / SETTINGS_NAME
+    tmp = path.with_suffix(".json.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=1)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def rebuild_library(data_dir: Path) -> tuple[Library, Path | None, int, int]:
+    """Move a damaged database aside and recreate it from settings.json.
+
+    Returns the new library, where the old file went, and how many locations and
+    conduits were restored.
+    """
+    settings_path = data_dir / SETTINGS_NAME
+    data = {"locations": [], "conduits": []}
+    if settings_path.exists():
+        data = json.loads(settings_path.read_text(encoding="utf-8"))
+    moved = quarantine_database(data_dir)
+    lib = open_library(data_dir)
+    with lib.session() as s:
+        ids: dict[str, int] = {}
+        for loc in data["locations"]:
+            row = models.Location(
+                id=loc["id"], state=models.ONLINE, **{f: loc[f] for f in _LOCATION_FIELDS}
+            )
+            s.add(row)
+            s.flush()
+            ids[loc["uuid"]] = row.id
+        for c in data["conduits"]:
+            s.add(
+                models.Conduit(
+                    id=c["id"],
+                    source_location_id=ids[c["source_location"]],
+                    target_location_id=ids[c["target_location"]],
+                    **{f: c[f] for f in _CONDUIT_FIELDS},
+                )
+            )
+    return lib, moved, len(data["locations"]), len(data["conduits"])

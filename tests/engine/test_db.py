@@ -1,0 +1,112 @@
+"""The library database: creation, pragmas, migrations from a committed v1 file, errors."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+from spacesync_gui.engine import models
+from spacesync_gui.engine.db import DB_NAME, SCHEMA_VERSION, open_library
+from spacesync_gui.engine.errors import LibraryError
+
+FIXTURE = Path(__file__).parent.parent / "fixtures" / "library-v1.sqlite"
+
+
+def _columns(db: Path) -> dict[str, list[tuple[str, str, int]]]:
+    conn = sqlite3.connect(db)
+    try:
+        tables = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+        return {t: sorted((r[1], r[2], r[3]) for r in conn.execute(f"PRAGMA table_info({t})"))
+                for t in tables}
+    finally:
+        conn.close()
+
+
+def test_new_library_uses_wal_foreign_keys_and_current_version(library):
+    with library.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert conn.execute(text("PRAGMA busy_timeout")).scalar() >= 5000
+        version = conn.execute(text("SELECT value FROM meta WHERE key='schema_version'"))
+        assert int(version.scalar()) == SCHEMA_VERSION
+        indexes = {r[0] for r in conn.execute(text(
+            "SELECT name FROM sqlite_master WHERE type='index' AND tbl_name='entries'"))}
+    # The planner and the indexer look entries up by (location, path).
+    assert any("entries" in name for name in indexes)
+
+
+def test_v1_fixture_is_migrated_with_a_backup_and_keeps_the_data(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(FIXTURE, data / DB_NAME)
+    lib = open_library(data)
+    try:
+        with lib.session() as s:
+            conduit = s.scalars(select(models.Conduit)).one()
+            assert conduit.name == "photos to usb"
+            assert conduit.schedule == "interval:1h"
+            assert conduit.keep_versions_days is None  # the column added by 1 -> 2
+            assert [loc.path for loc in s.scalars(select(models.Location))] == [
+                "/srv/photos", "/media/usb/photos"]
+            assert len(s.scalars(select(models.Entry)).all()) == 2
+            assert s.scalars(select(models.BaseEntry)).one().path == "a.jpg"
+        with lib.engine.connect() as conn:
+            v = conn.execute(text("SELECT value FROM meta WHERE key='schema_version'")).scalar()
+        assert int(v) == SCHEMA_VERSION
+    finally:
+        lib.close()
+    backups = list(data.glob(f"{DB_NAME}.v1-*.bak"))
+    assert len(backups) == 1
+    # The backup is the untouched v1 file.
+    conn = sqlite3.connect(backups[0])
+    assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("1",)
+    conn.close()
+
+
+def test_migrated_schema_equals_a_fresh_one(tmp_path):
+    migrated, fresh = tmp_path / "m", tmp_path / "f"
+    migrated.mkdir()
+    fresh.mkdir()
+    shutil.copy(FIXTURE, migrated / DB_NAME)
+    open_library(migrated).close()
+    open_library(fresh).close()
+    assert _columns(migrated / DB_NAME) == _columns(fresh / DB_NAME)
+
+
+def test_reopening_does_not_migrate_or_back_up_again(tmp_path):
+    data = tmp_path / "data"
+    open_library(data).close()
+    open_library(data).close()
+    assert not list(data.glob("*.bak"))
+
+
+def test_corrupt_database_is_reported_and_left_alone(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / DB_NAME).write_bytes(b"this is not a database" * 100)
+    with pytest.raises(LibraryError, match="damaged.*library rebuild"):
+        open_library(data)
+    assert (data / DB_NAME).read_bytes().startswith(b"this is not a database")
+
+
+def test_newer_schema_is_refused(tmp_path):
+    data = tmp_path / "data"
+    open_library(data).close()
+    conn = sqlite3.connect(data / DB_NAME)
+    conn.execute("UPDATE meta SET value='999' WHERE key='schema_version'")
+    conn.commit()
+    conn.close()
+    with pytest.raises(LibraryError, match="newer SpaceSync"):
+        open_library(data)
+
+
+def test_unwritable_data_dir_is_one_clear_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(LibraryError, match="not writable"):
+        open_library(blocker / "data")
