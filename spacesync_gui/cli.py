@@ -194,11 +194,16 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
 # ---- commands ---------------------------------------------------------------------
 
 
+_opened: list[Any] = []  # libraries this invocation opened; closed when main returns
+
+
 def _open(args: argparse.Namespace):
     from .engine.db import open_library
     from .engine.paths import resolve_data_dir
 
-    return open_library(resolve_data_dir(args.data_dir))
+    lib = open_library(resolve_data_dir(args.data_dir))
+    _opened.append(lib)
+    return lib
 
 
 def _loc_row(info: Any) -> list[str]:
@@ -575,6 +580,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(
             out, f"internal error: {e.__class__.__name__}: {e} (details in {path})", EXIT_FAILED
         )
+    finally:
+        while _opened:
+            _opened.pop().close()
 
 
 def _fail(out: Out, message: str, code: int) -> int:

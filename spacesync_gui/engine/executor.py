@@ -9,17 +9,17 @@ so a run killed half-way resumes where it stopped.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from . import transfer
 from .events import Emit, ItemFinished, Progress
 from .paths import tmp_dir
-from .plan import COPY, DELETE, RMDIR, Action, Plan, other
+from .plan import COPY, DELETE, RMDIR, Action, Item, Plan, other
 from .snapshots import IndexWriter, Side
 
 # Small files are staged by the copy threads in chunks, made durable together (one
@@ -121,7 +121,7 @@ class Executor:
         self.result = ExecResult()
 
     # -- helpers -------------------------------------------------------------------
-    def _dst(self, a: Action) -> tuple[Side, Side, Path]:
+    def _dst(self, a: Action) -> tuple[Side, Side, str]:
         side, src_side = self.sides[a.side], self.sides[other(a.side)]
         return side, src_side, side.abs_path(a.path, src_side)
 
@@ -138,11 +138,20 @@ class Executor:
         self.result.errors.append({"path": a.path, "message": msg, "action": a.op})
         self.emit(ItemFinished(self.conduit_id, a.op, a.path, False, msg))
 
-    def _landed(self, a: Action, side: Side, disk_path: Path | None) -> None:
+    def _landed(self, a: Action, side: Side, disk_path: str | None,
+                exact: Item | None = None) -> None:
+        """The action committed: base, index entry, events. `exact` is the item as it now
+        is on disk when the caller knows it (a copy), which saves a stat per file."""
         self.writer.set_base(a.path, a.base)
-        self.writer.set_entry(
-            side, a.path, a.item if a.op != DELETE and a.op != RMDIR else None, disk_path
-        )
+        if a.op in (DELETE, RMDIR):
+            self.writer.set_entry(side, a.path, None)
+        else:
+            other_side = self.sides[other(a.side)]
+            raw = side.raw(a.path, other_side)
+            if exact is not None:
+                self.writer.set_entry(side, a.path, exact, raw=raw)
+            else:
+                self.writer.set_entry(side, a.path, a.item, disk_path, raw=raw)
         self.emit(ItemFinished(self.conduit_id, a.op, a.path, True))
         self.progress.item_done(a.path)
 
@@ -269,12 +278,30 @@ class Executor:
                     self.result.stopped = True
                     return
                 self._guard(a, self._copy_other)
+        # Pipelined: the copy threads stage chunk N+1 while this thread commits chunk N.
         with ThreadPoolExecutor(self.transfers, thread_name_prefix="spacesync-copy") as pool:
+            pending: list[tuple[Action, Future[transfer.Staged]]] | None = None
             for chunk in _chunks(simple):
                 if self.should_stop():
-                    self.result.stopped = True
-                    return
-                self._copy_chunk(pool, chunk)
+                    break
+                staging = [(a, pool.submit(self._stage, a)) for a in chunk]
+                if pending is not None:
+                    self._commit_chunk(pending)
+                pending = staging
+            if pending is not None:
+                if self.should_stop():
+                    self._abandon(pending)
+                else:
+                    self._commit_chunk(pending)
+        if self.should_stop():
+            self.result.stopped = True
+
+    def _abandon(self, futures: list[tuple[Action, Future[transfer.Staged]]]) -> None:
+        for _, fut in futures:
+            try:
+                transfer.discard(fut.result())
+            except (transfer.TransferError, OSError):
+                pass
 
     def _stage(self, a: Action) -> transfer.Staged:
         side, src_side, _ = self._dst(a)
@@ -287,8 +314,7 @@ class Executor:
             progress=self.progress.add_bytes,
         )
 
-    def _copy_chunk(self, pool: ThreadPoolExecutor, chunk: list[Action]) -> None:
-        futures = [(a, pool.submit(self._stage, a)) for a in chunk]
+    def _commit_chunk(self, futures: list[tuple[Action, Future[transfer.Staged]]]) -> None:
         staged: list[tuple[Action, transfer.Staged]] = []
         for a, fut in futures:
             try:
@@ -302,7 +328,7 @@ class Executor:
                 transfer.discard(s)
                 self._fail(a, e)
             return
-        landed: list[tuple[Action, Side, Path]] = []
+        landed: list[tuple[Action, Side, str, Item]] = []
         for a, s in staged:
             side, src_side, dst = self._dst(a)
             assert a.item is not None
@@ -315,19 +341,19 @@ class Executor:
                 transfer.discard(s)
                 self._fail(a, e)
                 continue
-            landed.append((a, side, dst))
+            landed.append((a, side, dst, a.item._replace(inode=s.inode, mode=s.mode)))
             self.result.copied += 1
             self.result.bytes += a.item.size
         # The renames must survive a power cut before the base may say "synced", or a
         # lost rename would later look like an edit of the old content on that side.
         try:
-            transfer.sync_dirs({dst.parent for _, _, dst in landed})
+            transfer.sync_dirs({os.path.dirname(dst) for _, _, dst, _ in landed})
         except OSError as e:
-            for a, _, _ in landed:
+            for a, _, _, _ in landed:
                 self._fail(a, e)
             return
-        for a, side, dst in landed:
-            self._landed(a, side, dst)
+        for a, side, dst, exact in landed:
+            self._landed(a, side, dst, exact)
 
 
 def _chunks(actions: list[Action]) -> Iterable[list[Action]]:

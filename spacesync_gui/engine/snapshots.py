@@ -42,12 +42,26 @@ class Side:
     def full_key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
 
-    def abs_path(self, key: str, other: Side | None = None) -> Path:
-        """Where `key` lives on this side; a new item takes the other side's disk name."""
+    def _disk_rel(self, key: str, other: Side | None) -> str | None:
         rel = self.disk.get(key)
         if rel is None and other is not None:
             rel = other.disk.get(key)
-        return self.endpoint / (rel if rel is not None else key)
+        return rel
+
+    def abs_path(self, key: str, other: Side | None = None) -> str:
+        """Where `key` lives on this side; a new item takes the other side's disk name.
+
+        Plain strings: this runs several times per file of a run.
+        """
+        rel = self._disk_rel(key, other)
+        return f"{self.endpoint}/{key if rel is None else rel}"
+
+    def raw(self, key: str, other: Side | None = None) -> bytes | None:
+        """The `Entry.raw` of `key` on this side (None when the name on disk is the key)."""
+        rel = self._disk_rel(key, other)
+        if rel is None:
+            return None
+        return os.fsencode(f"{self.prefix}/{rel}" if self.prefix else rel)
 
 
 def load_side(lib: Library, side: Side) -> None:
@@ -115,25 +129,21 @@ class IndexWriter:
         self._maybe_flush()
 
     def set_entry(
-        self, side: Side, key: str, item: Item | None, disk_path: Path | None = None
+        self, side: Side, key: str, item: Item | None, disk_path: str | None = None,
+        raw: bytes | None = None,
     ) -> None:
-        """Record what `side` now holds at `key` (None: nothing). Stats the disk path."""
-        full = side.full_key(key)
+        """Record what `side` now holds at `key` (None: nothing). With `disk_path`, the
+        item's metadata is taken from the disk; otherwise `item` must already be exact."""
         if item is not None and disk_path is not None:
             try:
                 st = os.lstat(disk_path)
                 item = item._replace(
-                    mtime_ns=st.st_mtime_ns,
-                    inode=st.st_ino,
-                    mode=st.st_mode & 0o7777,
+                    mtime_ns=st.st_mtime_ns, inode=st.st_ino, mode=st.st_mode & 0o7777,
                     size=st.st_size if item.kind == models.FILE else 0,
                 )
             except OSError:
                 item = None  # vanished again: let the next scan tell
-        raw = None
-        if item is not None and disk_path is not None:
-            on_disk = os.fsencode(os.path.relpath(disk_path, side.root).replace(os.sep, "/"))
-            raw = None if on_disk == full.encode("utf-8", "surrogateescape") else on_disk
+        full = side.full_key(key)
         self._entries[(side.location_id, full)] = (item, raw) if item is not None else None
         self._maybe_flush()
 

@@ -374,6 +374,8 @@ class Staged:
     hash: str
     sibling: bool = False  # written next to the destination, not in .spacesync/tmp
     durable: bool = False  # fsynced (or covered by a syncfs) already
+    inode: int = 0  # of the temp, which keeps it under the real name (index bookkeeping)
+    mode: int = 0
 
 
 _local = threading.local()
@@ -396,10 +398,22 @@ def _nearest_existing(path: str) -> str:
     return path
 
 
+# Folders known to exist. A run creates thousands of files in a few folders; asking the
+# file system each time (makedirs = stat + mkdir) cost more than the copy of a small file.
+# A folder removed behind our back only makes the next open fail, which is reported.
+_known_dirs: set[str] = set()
+
+
+def ensure_dir(path: str) -> None:
+    if path not in _known_dirs:
+        os.makedirs(path, exist_ok=True)
+        _known_dirs.add(path)
+
+
 def _staging_folder(tmp_dir: StrPath, dst: StrPath | None) -> tuple[str, bool]:
     """Where to write the temp: tmp_dir, or beside `dst` when they are on different devices."""
     tmp = os.fspath(tmp_dir)
-    os.makedirs(tmp, exist_ok=True)
+    ensure_dir(tmp)
     if dst is None:
         return tmp, False
     near = _nearest_existing(os.path.dirname(os.fspath(dst)))
@@ -483,9 +497,13 @@ def stage_file(
         if st.st_size != expect_src.size or st.st_mtime_ns != expect_src.mtime_ns:
             raise SourceChanged(src, "it was modified")
         # 0o600 until verified: a half-written copy of a private file stays private.
-        fout = os.open(
-            tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_BINARY, 0o600
-        )
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_BINARY
+        try:
+            fout = os.open(tmp_path, flags, 0o600)
+        except FileNotFoundError:  # the temp folder went away since we last made it
+            _known_dirs.discard(folder)
+            ensure_dir(folder)
+            fout = os.open(tmp_path, flags, 0o600)
         size, digest = _stream(
             fin, fout, expect_src.size, limiter, progress, src, writeback=durable
         )
@@ -507,6 +525,7 @@ def stage_file(
             # Windows cannot fsync a read-only file later, so it always syncs here.
             os.fsync(fout)
             durable = True
+        tmp_st = os.fstat(fout)
         os.close(fout)
         fout = -1
     except BaseException:
@@ -516,7 +535,8 @@ def stage_file(
         raise
     finally:
         os.close(fin)
-    return Staged(tmp_path, size, digest, sibling=sibling, durable=durable)
+    return Staged(tmp_path, size, digest, sibling=sibling, durable=durable,
+                  inode=tmp_st.st_ino, mode=stat.S_IMODE(tmp_st.st_mode))
 
 
 def discard(staged: Staged) -> None:
@@ -625,7 +645,7 @@ def commit_file(
         if reason:
             raise DestinationChanged(dst, reason)
         if expect_dst is None:
-            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            ensure_dir(os.path.dirname(dst))
         else:
             preserve.preserve(dst, expect_dst)
         _replace_into(staged, dst)
