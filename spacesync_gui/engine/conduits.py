@@ -240,8 +240,19 @@ def get_conduit(lib: Library, conduit_id: int) -> ConduitInfo:
         return _info(row, _roots(s))
 
 
-def edit_conduit(lib: Library, conduit_id: int, **changes: Any) -> ConduitInfo:
-    """Change settings (the keyword names of `validate_settings`); None means unchanged."""
+CLEARABLE = ("bwlimit", "keep_versions_days", "keep_versions_count")
+
+
+def edit_conduit(
+    lib: Library, conduit_id: int, *, clear: tuple[str, ...] | set[str] = (), **changes: Any
+) -> ConduitInfo:
+    """Change settings (the keyword names of `validate_settings`); None means unchanged.
+
+    `clear` names optional limits to remove (no bandwidth limit, keep versions forever).
+    """
+    bad = set(clear) - set(CLEARABLE)
+    if bad:
+        raise UserError(f"cannot clear {', '.join(sorted(bad))}; only {', '.join(CLEARABLE)}")
     settings = validate_settings(**{k: v for k, v in changes.items() if v is not None})
     with lib.session() as s:
         row = s.get(models.Conduit, conduit_id)
@@ -249,6 +260,8 @@ def edit_conduit(lib: Library, conduit_id: int, **changes: Any) -> ConduitInfo:
             raise NotFound(f"no conduit with id {conduit_id}")
         for key, val in settings.items():
             setattr(row, key, val)
+        for key in clear:
+            setattr(row, key, None)
     from .settings_backup import save_settings
 
     save_settings(lib)

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from .errors import LibraryError
+from .errors import CorruptLibrary, LibraryError
 from .models import Base
 
 DB_NAME = "library.sqlite"
@@ -78,8 +78,8 @@ def _check_writable(data_dir: Path) -> None:
         ) from None
 
 
-def _corrupt(db_path: Path, why: object) -> LibraryError:
-    return LibraryError(
+def _corrupt(db_path: Path, why: object) -> CorruptLibrary:
+    return CorruptLibrary(
         f"the library database {db_path} is damaged ({why}); run "
         "`spacesync library rebuild` to rebuild the index from your saved settings"
     )

@@ -31,3 +31,7 @@ class Refused(SpaceSyncError):
 
 class LibraryError(UserError):
     """The data dir or its database cannot be used (not writable, corrupt, too new)."""
+
+
+class CorruptLibrary(LibraryError):
+    """The database file is damaged; `spacesync library rebuild` restores the settings."""

@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, QSettings, QTimer, Slot
 from PySide6.QtWidgets import QApplication
 
 from spacesync_gui.engine.db import Library, open_library
-from spacesync_gui.engine.errors import LibraryError
+from spacesync_gui.engine.errors import CorruptLibrary, LibraryError
 
 from . import prompts
 from .bridge import EngineBridge, RuntimeFactory, default_runtime_factory
@@ -155,8 +155,8 @@ def _install_signal_handlers(app: QApplication) -> QTimer:
 
 
 def _is_damaged(error: LibraryError) -> bool:
-    # The engine says "damaged" for a corrupt file (versus locked, too new, not writable).
-    return "damaged" in str(error)
+    # A corrupt file, as opposed to one that is locked, too new or not writable.
+    return isinstance(error, CorruptLibrary)
 
 
 def open_library_or_ask(data_dir: Path) -> Library | None:

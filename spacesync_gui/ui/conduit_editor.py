@@ -133,30 +133,12 @@ def _save(
         info = conduits_api.add_conduit(lib, values.source, values.target, **values.settings())
     else:
         settings = values.settings()
-        # edit_conduit treats None as "unchanged"; clearing a limit needs an explicit write.
-        info = conduits_api.edit_conduit(lib, existing.id, **settings)
-        cleared = {
-            k
-            for k in ("bwlimit", "keep_versions_days", "keep_versions_count")
-            if settings[k] is None and getattr(info, k) is not None
-        }
-        if cleared:
-            info = _clear_limits(lib, existing.id, cleared)
+        # edit_conduit treats None as "unchanged"; a limit the user emptied is cleared.
+        cleared = {k for k in conduits_api.CLEARABLE if settings[k] is None}
+        info = conduits_api.edit_conduit(lib, existing.id, clear=cleared, **settings)
     if unpause and info.paused:
         info = conduits_api.set_paused(lib, info.id, False)
     return info
-
-
-def _clear_limits(lib: Library, conduit_id: int, names: set[str]) -> ConduitInfo:
-    from spacesync_gui.engine import models
-    from spacesync_gui.engine.settings_backup import save_settings
-
-    with lib.session() as s:
-        row = s.get(models.Conduit, conduit_id)
-        for name in names:
-            setattr(row, name, None)
-    save_settings(lib)
-    return conduits_api.get_conduit(lib, conduit_id)
 
 
 class ConduitEditor(QDialog):
