@@ -21,10 +21,22 @@ import stat
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, cast
 
 import xxhash
-from sqlalchemy import Connection, Table, and_, delete, func, insert, select, true, update
+from sqlalchemy import (
+    Connection,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from . import models
@@ -38,7 +50,7 @@ CHUNK_SIZE = 1 << 20  # hashing read size: large enough that syscalls never domi
 WRITE_BATCH = 4000  # rows per write transaction
 PROGRESS_INTERVAL = 0.2  # seconds between ScanProgress events
 CHECK_EVERY = 256  # items between clock / should_stop checks inside one folder
-_SQL_IN_MAX = 500  # ids per `IN (...)`: stays far below SQLite's bound-parameter limit
+_SQL_IN_MAX = 500  # keys per `IN (...)`: stays far below SQLite's bound-parameter limit
 
 CHANGED_WHILE_READ = "changed while being read"
 NOT_REGULAR = "not a regular file"
@@ -59,9 +71,21 @@ _FILE, _DIR, _SYMLINK = models.FILE, models.DIR, models.SYMLINK
 _O_BINARY = getattr(os, "O_BINARY", 0)
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | _O_BINARY
 
-# A stored entry as loaded: (path, kind, size, mtime_ns, inode, mode, raw, hash, link, id).
-_STORED_COLS = "path, kind, size, mtime_ns, inode, mode, raw, hash, link, id"
-_PATH, _KIND, _SIZE, _MTIME, _INODE, _MODE, _RAW, _HASH, _LINK, _ID = range(10)
+# A stored entry as loaded: (path, mtime_ns, size, inode, tag, raw). Converting columns is
+# most of the cost of loading 100k rows, so the row is narrow: SQLite folds kind, mode and
+# "the name bytes differ" into one integer `tag`, which one compare checks. The hash is not
+# needed to decide (an unchanged file keeps the stored one untouched); symlink targets are
+# loaded apart (see `_load_links`).
+_KIND_BITS = {_FILE: 0, _DIR: 1 << 12, _SYMLINK: 2 << 12}  # above the 12 permission bits
+_KIND_MASK = 3 << 12
+_RAW_BIT = 1 << 14
+_TAG_SQL = (
+    "mode + CASE kind"
+    + "".join(f" WHEN '{kind}' THEN {bits}" for kind, bits in _KIND_BITS.items())
+    + f" ELSE {_KIND_MASK} END + CASE WHEN raw IS NULL THEN 0 ELSE {_RAW_BIT} END"
+)
+_STORED_COLS = f"path, mtime_ns, size, inode, {_TAG_SQL}, raw"
+_PATH, _MTIME, _SIZE, _INODE, _TAG, _RAW = range(6)
 Stored = tuple[Any, ...]
 # A folder waiting to be listed: (absolute path, key, disk-relative path, disk != key).
 _Pending = tuple[str, str, str, bool]
@@ -123,6 +147,14 @@ def _hash_fd(fd: int, size: int, on_chunk: Callable[[int], None] | None) -> tupl
     return h.hexdigest(), total
 
 
+def _tag(kind: str, st: os.stat_result, raw: bytes | None) -> int:
+    return (st.st_mode & 0o7777) | _KIND_BITS[kind] | (0 if raw is None else _RAW_BIT)
+
+
+def _is_file(old: Stored | None) -> bool:
+    return old is not None and old[_TAG] & _KIND_MASK == _KIND_BITS[_FILE]
+
+
 def _link_text(target: str) -> str:
     """A symlink target as storable text: undecodable bytes are spelled `\\xNN`."""
     try:
@@ -144,6 +176,13 @@ def _scope_parts(col: Any, subtree: str) -> list[Any]:
     return [col == subtree, and_(col >= lo, col < hi)]
 
 
+def _twin_message(name: str) -> str:
+    return (
+        f"skipped: the name {os.fsencode(name)!r} has the same key as another item in "
+        "this folder (Unicode normalisation)"
+    )
+
+
 def _normalise_subtree(subtree: str | None) -> str:
     if not subtree:
         return ""
@@ -153,14 +192,27 @@ def _normalise_subtree(subtree: str | None) -> str:
     return key
 
 
+_TOUCHED = ("raw", "size", "mtime_ns", "inode", "mode", "indexed_at")
+
+
 class _Writer:
-    """Buffers entry upserts and deletes; each flush is one short transaction."""
+    """Buffers entry writes; each flush is one short transaction.
+
+    Rows are addressed by (location_id, path), the unique index, so the scan needs no ids.
+    """
 
     def __init__(self, conn: Connection, location_id: int) -> None:
         self.conn = conn
         self.location_id = location_id
-        self.rows: list[dict[str, Any]] = []
-        self.deletes: list[int] = []
+        self.rows: list[dict[str, Any]] = []  # whole entries
+        self.touches: list[dict[str, Any]] = []  # stat data only: the hash stays
+        self.deletes: list[dict[str, Any]] = []
+        e = _ENTRIES.c
+        where = (e.location_id == bindparam("b_loc"), e.path == bindparam("b_path"))
+        self.touch_stmt = (
+            update(_ENTRIES).where(*where).values({c: bindparam(f"b_{c}") for c in _TOUCHED})
+        )
+        self.delete_stmt = delete(_ENTRIES).where(*where)
         ins = sqlite_insert(_ENTRIES)
         cols = ("raw", "kind", "size", "mtime_ns", "inode", "mode", "hash", "link", "indexed_at")
         # Upsert rather than insert: another process may have indexed the key since we loaded.
@@ -193,21 +245,33 @@ class _Writer:
                 "indexed_at": time.time(),
             }
         )
-        if len(self.rows) >= WRITE_BATCH:
-            self.flush()
+        self.check()
 
-    def delete(self, entry_id: int) -> None:
-        self.deletes.append(entry_id)
-        if len(self.deletes) >= WRITE_BATCH:
+    def touch(self, key: str, raw: bytes | None, st: os.stat_result) -> None:
+        """A file whose content is unchanged by the index's rule: keep its stored hash."""
+        values = (raw, st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode & 0o7777, time.time())
+        row: dict[str, Any] = {f"b_{c}": v for c, v in zip(_TOUCHED, values, strict=True)}
+        row.update(b_loc=self.location_id, b_path=key)
+        self.touches.append(row)
+        self.check()
+
+    def delete(self, key: str) -> None:
+        self.deletes.append({"b_loc": self.location_id, "b_path": key})
+        self.check()
+
+    def check(self) -> None:
+        if len(self.rows) + len(self.touches) + len(self.deletes) >= WRITE_BATCH:
             self.flush()
 
     def flush(self, commit: bool = True) -> None:
-        if self.rows:
-            self.conn.execute(self.upsert, self.rows)
-            self.rows = []
-        ids, self.deletes = self.deletes, []
-        for i in range(0, len(ids), _SQL_IN_MAX):
-            self.conn.execute(delete(_ENTRIES).where(_ENTRIES.c.id.in_(ids[i : i + _SQL_IN_MAX])))
+        for stmt, batch in (
+            (self.upsert, self.rows),
+            (self.touch_stmt, self.touches),
+            (self.delete_stmt, self.deletes),
+        ):
+            if batch:
+                self.conn.execute(stmt, batch)
+        self.rows, self.touches, self.deletes = [], [], []
         if commit:
             self.conn.commit()
 
@@ -232,6 +296,7 @@ class _Scanner:
         self.writer = _Writer(conn, location_id)
         self.result = ScanResult()
         self.stored: dict[str, Stored] = {}
+        self.links: dict[str, str | None] = {}  # stored symlink targets of the scope
         self.protected: set[str] = set()  # keys whose stored entry and subtree are kept
         self.normalised: set[str] = set()  # keys made from names unlike their key (twin check)
         self.stack: list[_Pending] = []
@@ -288,10 +353,14 @@ class _Scanner:
         else:
             self.result.modified += 1
 
+    def touch(self, key: str, raw: bytes | None, st: os.stat_result) -> None:
+        self.writer.touch(key, raw, st)
+        self.result.modified += 1
+
     def forget(self, old: Stored | None) -> None:
         """The item vanished between listing and reading: its entry goes."""
         if old is not None:
-            self.writer.delete(old[_ID])
+            self.writer.delete(old[_PATH])
             self.result.deleted += 1
 
     def unseen_file(self, st: os.stat_result, old: Stored | None) -> None:
@@ -301,7 +370,7 @@ class _Scanner:
         self.keep(old)
 
     def keep(self, old: Stored | None) -> None:
-        if old is not None and old[_KIND] == _FILE:
+        if old is not None and _is_file(old):
             self.files_adjust += 1
             self.bytes_adjust += old[_SIZE]
 
@@ -344,13 +413,17 @@ class _Scanner:
         stored_pop = self.stored.pop
         plain = self.user_rules is None
         r = self.result
-        n = 0
+        n = seen = seen_bytes = 0  # plain files seen, added to `r` at each check point
         with it:
             try:
                 for de in it:
                     n += 1
-                    if n % CHECK_EVERY == 0 and self.tick():
-                        return
+                    if n % CHECK_EVERY == 0:
+                        r.files_seen += seen
+                        r.bytes_seen += seen_bytes
+                        seen = seen_bytes = 0
+                        if self.tick():
+                            return
                     name = de.name
                     if builtin_ignored(name):
                         continue
@@ -370,22 +443,23 @@ class _Scanner:
                         continue
                     # visit_file() inlined for the most common item: a plain file.
                     size = st.st_size
-                    r.files_seen += 1
-                    r.bytes_seen += size
+                    seen += 1
+                    seen_bytes += size
                     old = stored_pop(key, None)
                     if (
                         old is None
                         or old[_MTIME] != st.st_mtime_ns
                         or old[_SIZE] != size
                         or old[_INODE] != st.st_ino
-                        or old[_KIND] != _FILE
-                        or old[_MODE] != st.st_mode & 0o7777
-                        or old[_RAW] is not None
+                        or old[_TAG] != st.st_mode & 0o7777  # a file, same mode, no raw
                     ):
                         self.file_changed(de.path, key, None, st, old)
             except OSError as e:
                 # The listing broke off half-way: what was not listed must not look deleted.
                 self.fail(dir_key, f"cannot list folder: {_reason(e)}")
+            finally:
+                r.files_seen += seen
+                r.bytes_seen += seen_bytes
 
     def visit_odd(self, de: os.DirEntry[str], prefix: str, disk_rel: str, differs: bool) -> None:
         """A name that is not plain ASCII (or below such a folder): its key may differ."""
@@ -399,12 +473,7 @@ class _Scanner:
             self.fail(key, f"cannot read: {_reason(e)}")
             return
         if kname != de.name and self.collides(de.path, kname, key, st):
-            self.fail(
-                key,
-                f"skipped: the name {os.fsencode(de.name)!r} has the same key as "
-                "another item in this folder (Unicode normalisation)",
-                protect=False,
-            )
+            self.fail(key, _twin_message(de.name), protect=False)
             return
         raw = raw_for(disk_rel, key)
         self.visit(de.path, key, raw, st, disk_rel, differs or raw is not None)
@@ -440,10 +509,9 @@ class _Scanner:
             old = self.stored.pop(key, None)
             if (
                 old is None
-                or old[_KIND] != _DIR
                 or old[_MTIME] != st.st_mtime_ns
                 or old[_INODE] != st.st_ino
-                or old[_MODE] != st.st_mode & 0o7777
+                or old[_TAG] != _tag(_DIR, st, raw)
                 or old[_RAW] != raw
             ):
                 self.put(key, raw, _DIR, st, None, None, old)
@@ -462,8 +530,7 @@ class _Scanner:
             or old[_MTIME] != st.st_mtime_ns
             or old[_SIZE] != st.st_size
             or old[_INODE] != st.st_ino
-            or old[_KIND] != _FILE
-            or old[_MODE] != st.st_mode & 0o7777
+            or old[_TAG] != _tag(_FILE, st, raw)
             or old[_RAW] != raw
         ):
             self.file_changed(path, key, raw, st, old)
@@ -473,14 +540,14 @@ class _Scanner:
     ) -> None:
         if (
             old is not None
-            and old[_KIND] == _FILE
+            and _is_file(old)
             and old[_SIZE] == st.st_size
             and old[_MTIME] == st.st_mtime_ns
             and old[_INODE] == st.st_ino
         ):
             # Same content by the index's rule (only mode or name bytes changed): the hash
             # is kept without reading the file.
-            self.put(key, raw, _FILE, st, old[_HASH], None, old)
+            self.touch(key, raw, st)
         else:
             self.hash_and_put(path, key, raw, st, old)
 
@@ -548,12 +615,11 @@ class _Scanner:
             return
         if (
             old is not None
-            and old[_KIND] == _SYMLINK
-            and old[_LINK] == link
+            and old[_TAG] == _tag(_SYMLINK, st, raw)
+            and self.links.get(key) == link
             and old[_SIZE] == st.st_size
             and old[_MTIME] == st.st_mtime_ns
             and old[_INODE] == st.st_ino
-            and old[_MODE] == st.st_mode & 0o7777
             and old[_RAW] == raw
         ):
             return
@@ -601,7 +667,19 @@ class _Scanner:
                 return None
             disk.append(name)
         assert st is not None
+        if not parts[-1].isascii() or "\\" in parts[-1]:
+            self.report_twins(parent, parts[-1], name, key)
         return "/".join(disk), st
+
+    def report_twins(self, parent: str, part: str, chosen: str, key: str) -> None:
+        """Report what a full scan reports: other names of the folder with the same key."""
+        try:
+            with os.scandir(parent) as it:
+                twins = [de.name for de in it if de.name != chosen and key_for(de.name) == part]
+        except OSError:
+            return  # the item itself was found; the next full scan reports the rest
+        for name in twins:
+            self.fail(key, _twin_message(name), protect=False)
 
     @staticmethod
     def find_name(parent: str, part: str) -> tuple[str, os.stat_result] | None:
@@ -630,7 +708,7 @@ class _Scanner:
             if self.is_protected(key):
                 self.keep(old)
             else:
-                self.writer.delete(old[_ID])
+                self.writer.delete(key)
                 self.result.deleted += 1
 
 
@@ -649,33 +727,45 @@ def _load_location(conn: Connection, location_id: int) -> tuple[str, list[str]]:
     return root, list(json.loads(ignore or "[]"))
 
 
-def _load_entries(conn: Connection, location_id: int, subtree: str) -> dict[str, Stored]:
-    """The stored entries of the scope, key -> row, in one query.
+def _select_scope(
+    conn: Connection, columns: str, location_id: int, subtree: str, where: str = ""
+) -> list[tuple[Any, ...]]:
+    """Rows of the scope as plain DBAPI tuples (no result objects: 100k rows add up).
 
-    Plain DBAPI rows: at 100k entries the per-row cost of result objects is a visible part
-    of a no-op rescan. For a full scan of a location holding most of the table, a table
-    scan (rowid order, `+location_id` keeps SQLite off the index) reads each page once,
-    where the index would fetch rows in key order all over the table.
+    A subtree is two index searches (the key itself, the range below it). For a full scan
+    of a location holding most of the table, a table scan (rowid order; `+location_id`
+    keeps SQLite off the index) reads each page once, where the index would fetch rows in
+    key order from all over the table.
     """
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None
-    base = f"SELECT {_STORED_COLS} FROM entries WHERE "
+    base = f"SELECT {columns} FROM entries WHERE "
     if subtree:
         lo, hi = subtree_bounds(subtree)
-        rows = dbapi.execute(
-            f"{base} location_id = ? AND path = ?"
-            f" UNION ALL {base} location_id = ? AND path >= ? AND path < ?",
-            (location_id, subtree, location_id, lo, hi),
+        sql = (
+            f"{base}location_id = ? AND path = ?{where}"
+            f" UNION ALL {base}location_id = ? AND path >= ? AND path < ?{where}"
         )
-    else:
-        n_loc, n_all = dbapi.execute(
-            "SELECT (SELECT count(*) FROM entries WHERE location_id = ?),"
-            " (SELECT coalesce(max(id), 0) FROM entries)",
-            (location_id,),
-        ).fetchone()
-        column = "+location_id" if n_loc * 3 >= n_all else "location_id"
-        rows = dbapi.execute(base + column + " = ?", (location_id,))
-    return {row[0]: row for row in rows}
+        return dbapi.execute(sql, (location_id, subtree, location_id, lo, hi)).fetchall()
+    n_loc, n_all = dbapi.execute(
+        "SELECT (SELECT count(*) FROM entries WHERE location_id = ?),"
+        " (SELECT coalesce(max(id), 0) FROM entries)",
+        (location_id,),
+    ).fetchone()
+    column = "+location_id" if n_loc * 3 >= n_all else "location_id"
+    return dbapi.execute(f"{base}{column} = ?{where}", (location_id,)).fetchall()
+
+
+def _load_entries(conn: Connection, location_id: int, subtree: str) -> dict[str, Stored]:
+    """The stored entries of the scope, key -> narrow row, in one query."""
+    rows = _select_scope(conn, _STORED_COLS, location_id, subtree)
+    return dict(zip(map(itemgetter(_PATH), rows), rows, strict=True))
+
+
+def _load_links(conn: Connection, location_id: int, subtree: str) -> dict[str, str | None]:
+    """The stored symlink targets of the scope (few rows; filtered inside SQLite)."""
+    where = f" AND kind = '{_SYMLINK}'"
+    return dict(_select_scope(conn, "path, link", location_id, subtree, where))
 
 
 def _record_errors(
@@ -707,7 +797,7 @@ def _record_errors(
 
 
 def _file_totals(stored: Iterable[Stored]) -> tuple[int, int]:
-    files = [row[_SIZE] for row in stored if row[_KIND] == _FILE]
+    files = [row[_SIZE] for row in stored if _is_file(row)]
     return len(files), sum(files)
 
 
@@ -763,6 +853,7 @@ def scan_location(
         root, patterns = _load_location(conn, location_id)
         scanner = _Scanner(conn, location_id, root, IgnoreRules(patterns), emit, should_stop)
         scanner.stored = _load_entries(conn, location_id, key)
+        scanner.links = _load_links(conn, location_id, key)
         before = _file_totals(scanner.stored.values())
         conn.rollback()  # end the read before the walk: a long-lived reader pins the WAL
         if key:
