@@ -13,8 +13,8 @@ import threading
 from pathlib import Path
 
 from .engine.db import open_library
-from .engine.events import Event, RunFinished
-from .engine.runtime import EngineRuntime, EngineWarning
+from .engine.events import EngineWarning, Event, RunFinished
+from .engine.runtime import EngineRuntime
 
 log = logging.getLogger("spacesync.daemon")
 LOG_NAME = "spacesync.log"

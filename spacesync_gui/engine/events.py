@@ -37,6 +37,16 @@ class PlanReady(Event):
     actions: int
     bytes_total: int
     conflicts: int
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class RunPhase(Event):
+    """A run moved on: preflight, scanning, planning, executing, verifying."""
+
+    conduit_id: int
+    phase: str
+    dry_run: bool = False
 
 
 @dataclass(frozen=True)
@@ -86,6 +96,14 @@ class RunFinished(Event):
     generation_id: int | None
     status: str  # completed | refused | failed
     summary: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EngineWarning(Event):
+    """Something the user should see that is not tied to one run (e.g. inotify limit)."""
+
+    message: str
+    location_id: int | None = None
 
 
 Emit = Callable[[Event], None]

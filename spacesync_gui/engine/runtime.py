@@ -22,21 +22,13 @@ from . import models
 from .conduits import list_conduits, set_paused
 from .db import Library
 from .errors import SpaceSyncError
-from .events import Emit, Event, LocationStateChanged
+from .events import Emit, EngineWarning, LocationStateChanged
 from .locations import list_locations, refresh_state, scan
 from .scheduler import INSTANT, Scheduler, parse_schedule
 from .service import FileSyncService, RunReport
 from .watcher import WatchedLocation, Watcher
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class EngineWarning(Event):
-    """Something the user should see that is not tied to one run (e.g. inotify limit)."""
-
-    message: str
-    location_id: int | None = None
 
 
 @dataclass

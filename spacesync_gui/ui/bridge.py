@@ -24,6 +24,7 @@ from spacesync_gui.engine.errors import SpaceSyncError
 from spacesync_gui.engine.events import (
     ConflictFound,
     Emit,
+    EngineWarning,
     Event,
     ItemFinished,
     LocationStateChanged,
@@ -271,8 +272,7 @@ class EngineBridge(QObject):
             self.conflictFound.emit(ev)
         elif isinstance(ev, RunFinished):
             self.runFinished.emit(ev)
-        elif type(ev).__name__ == "EngineWarning":
-            # Duck-typed: the runtime defines it, and the bridge must import without it.
-            self.warning.emit(str(getattr(ev, "message", ev)))
+        elif isinstance(ev, EngineWarning):
+            self.warning.emit(ev.message)
         else:
             log.debug("unhandled engine event %r", ev)
