@@ -4,6 +4,10 @@
         the baseline: a bare os.scandir + lstat walk of ROOT
     python bench/inproc.py index --data-dir D ROOT
         import the engine, add ROOT as a location, first scan, then a no-op rescan
+    python bench/inproc.py watch --data-dir D SRC DST [--changes 20]
+        an instant mirror conduit SRC -> DST synced once, then an EngineRuntime with the
+        watcher: the no-op sync with a trusted index (`sync_now`), and the time from a
+        file change in SRC to its arrival in DST (SRC is modified: pass a copy)
 
 Prints one JSON object with the times measured in-process (start-up and imports are not
 included; `import_s` says what the imports cost).
@@ -77,6 +81,80 @@ def index(root: str, data_dir: str) -> dict[str, object]:
     }
 
 
+def watch(src: str, dst: str, data_dir: str, changes: int, reps: int) -> dict[str, object]:
+    import statistics
+    from pathlib import Path
+
+    from spacesync_gui.engine.conduits import add_conduit
+    from spacesync_gui.engine.db import open_library
+    from spacesync_gui.engine.events import ignore_events
+    from spacesync_gui.engine.runtime import EngineRuntime
+    from spacesync_gui.engine.service import FileSyncService
+
+    lib = open_library(Path(data_dir))
+    c = add_conduit(lib, src, dst, "mirror", schedule="instant")
+    t0 = time.perf_counter()
+    first = FileSyncService(lib).sync(c.id)
+    initial_s = time.perf_counter() - t0
+    if first.status != "completed":
+        raise SystemExit(f"initial sync {first.status}: {first.reason}")
+    rt = EngineRuntime(lib, ignore_events)
+    rt.start()
+    try:
+        assert rt.watcher is not None
+        deadline = time.monotonic() + 600
+        locs = (c.source_location_id, c.target_location_id)
+        while not (all(rt.watcher.is_trusted(i) for i in locs) and rt.idle.is_set()):
+            if time.monotonic() > deadline:
+                raise SystemExit("the watcher never trusted the index")
+            time.sleep(0.05)
+        time.sleep(3.0)  # let the instant conduit's first (due) run come and go
+        while not rt.idle.is_set():
+            time.sleep(0.05)
+        noop: list[float] = []
+        for _ in range(reps):
+            t = time.perf_counter()
+            r = rt.sync_now(c.id).result(600)
+            noop.append(time.perf_counter() - t)
+            if r.status != "completed" or r.copied or r.deleted or not r.verified:
+                raise SystemExit(f"trusted no-op did something: {r.to_json()}")
+        folder = next(
+            p for p in sorted(Path(src).iterdir()) if p.is_dir() and p.name != ".spacesync"
+        )
+        lat: list[float] = []
+        for i in range(changes):
+            rel = f"{folder.name}/bench-latency-{i:03d}.txt"
+            body = f"change {i} {time.time()}\n".encode() * (i + 1)
+            t = time.perf_counter()
+            (Path(src) / rel).write_bytes(body)
+            out = Path(dst) / rel
+            while True:
+                try:
+                    if out.stat().st_size == len(body):
+                        break
+                except FileNotFoundError:
+                    pass
+                if time.perf_counter() - t > 120:
+                    raise SystemExit(f"{rel} never arrived")
+                time.sleep(0.005)
+            lat.append(time.perf_counter() - t)
+            while not rt.idle.is_set():
+                time.sleep(0.01)
+            time.sleep(0.2)
+    finally:
+        rt.stop(timeout=10)
+        lib.close()
+    lat_sorted = sorted(lat)
+    return {
+        "initial_s": initial_s,
+        "trusted_noop_s": statistics.median(noop),
+        "trusted_noop_all": noop,
+        "latency_median_s": statistics.median(lat),
+        "latency_p95_s": lat_sorted[min(len(lat) - 1, round(0.95 * (len(lat) - 1)))],
+        "latency_all": lat,
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -85,8 +163,17 @@ def main() -> int:
     i = sub.add_parser("index")
     i.add_argument("root")
     i.add_argument("--data-dir", required=True)
+    wt = sub.add_parser("watch")
+    wt.add_argument("src")
+    wt.add_argument("dst")
+    wt.add_argument("--data-dir", required=True)
+    wt.add_argument("--changes", type=int, default=20)
+    wt.add_argument("--reps", type=int, default=5)
     a = ap.parse_args()
-    out = walk(a.root) if a.cmd == "walk" else index(a.root, a.data_dir)
+    if a.cmd == "watch":
+        out = watch(a.src, a.dst, a.data_dir, a.changes, a.reps)
+    else:
+        out = walk(a.root) if a.cmd == "walk" else index(a.root, a.data_dir)
     print(json.dumps(out))
     return 0
 

@@ -24,7 +24,7 @@ from .errors import CorruptLibrary, LibraryError
 from .models import Base
 
 DB_NAME = "library.sqlite"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def _migrate_1_to_2(conn: Connection) -> None:
@@ -33,8 +33,55 @@ def _migrate_1_to_2(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE conduits ADD COLUMN keep_versions_count INTEGER"))
 
 
+# Change counters (schema 3): every real change of an index entry bumps its location's
+# counter, every change of a base entry its conduit's counter. Maintained by SQLite itself,
+# so no writer (indexer, executor, another process) can forget it. `indexed_at` alone is
+# not a change.
+# A folder's size, mtime and inode are not compared by the planner (a folder's mtime moves
+# whenever a child changes), so they alone are not a change either.
+_ENTRY_COLS = ("location_id", "path", "raw", "kind", "mode", "hash", "link")
+_FILE_COLS = ("size", "mtime_ns", "inode")
+_BASE_COLS = ("conduit_id", "path", "kind", "size", "mtime_ns", "hash", "link")
+
+
+def _differs(cols: tuple[str, ...]) -> str:
+    return " OR ".join(f"old.{c} IS NOT new.{c}" for c in cols)
+
+
+CHANGE_TRIGGERS = {
+    "trg_entries_ins": "AFTER INSERT ON entries BEGIN UPDATE locations SET changes = "
+    "changes + 1 WHERE id = new.location_id; END",
+    "trg_entries_del": "AFTER DELETE ON entries BEGIN UPDATE locations SET changes = "
+    "changes + 1 WHERE id = old.location_id; END",
+    "trg_entries_upd": f"AFTER UPDATE ON entries WHEN {_differs(_ENTRY_COLS)} OR "
+    f"(new.kind != 'dir' AND ({_differs(_FILE_COLS)})) BEGIN "
+    "UPDATE locations SET changes = changes + 1 WHERE id IN (old.location_id, "
+    "new.location_id); END",
+    "trg_base_ins": "AFTER INSERT ON base_entries BEGIN UPDATE conduits SET base_changes = "
+    "base_changes + 1 WHERE id = new.conduit_id; END",
+    "trg_base_del": "AFTER DELETE ON base_entries BEGIN UPDATE conduits SET base_changes = "
+    "base_changes + 1 WHERE id = old.conduit_id; END",
+    "trg_base_upd": f"AFTER UPDATE ON base_entries WHEN {_differs(_BASE_COLS)} BEGIN "
+    "UPDATE conduits SET base_changes = base_changes + 1 WHERE id IN (old.conduit_id, "
+    "new.conduit_id); END",
+}
+
+
+def create_triggers(conn: Connection) -> None:
+    for name, body in CHANGE_TRIGGERS.items():
+        conn.execute(text(f"CREATE TRIGGER IF NOT EXISTS {name} {body}"))
+
+
+def _migrate_2_to_3(conn: Connection) -> None:
+    # Change counters and the conduit's clean token (trusted no-op runs, SPEC 7).
+    conn.execute(text("ALTER TABLE locations ADD COLUMN changes INTEGER NOT NULL DEFAULT 0"))
+    conn.execute(text("ALTER TABLE conduits ADD COLUMN base_changes INTEGER NOT NULL DEFAULT 0"))
+    conn.execute(text("ALTER TABLE conduits ADD COLUMN clean_token TEXT"))
+    create_triggers(conn)
+
+
 # MIGRATIONS[n] turns a version-n database into version n+1.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _migrate_1_to_2}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _migrate_1_to_2, 2: _migrate_2_to_3}
 
 
 def _set_pragmas(dbapi_conn: sqlite3.Connection, _record: object) -> None:
@@ -140,6 +187,7 @@ def open_library(data_dir: Path) -> Library:
         if version is None:
             Base.metadata.create_all(engine)
             with engine.begin() as conn:
+                create_triggers(conn)
                 conn.execute(
                     text("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', :v)"),
                     {"v": str(SCHEMA_VERSION)},

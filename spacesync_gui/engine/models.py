@@ -60,6 +60,10 @@ class Location(Base):
     files: Mapped[int] = mapped_column(Integer, default=0)
     bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     scan_errors: Mapped[int] = mapped_column(Integer, default=0)
+    # Bumped by a trigger (db.CHANGE_TRIGGERS) whenever an entry of this location is
+    # added, removed or changed; a conduit whose counters did not move since its last clean
+    # run has nothing to do (schema 3).
+    changes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Entry(Base):
@@ -112,6 +116,11 @@ class Conduit(Base):
     created_at: Mapped[float] = mapped_column(Float)
     last_sync: Mapped[float | None] = mapped_column(Float, nullable=True)
     last_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # Bumped by a trigger on every change of this conduit's base entries (schema 3).
+    base_changes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # "source changes:target changes:base changes:settings" as of the last run that
+    # verified both sides equal with nothing pending; see service.FileSyncService.
+    clean_token: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Generation(Base):

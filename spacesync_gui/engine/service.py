@@ -8,6 +8,7 @@ transfer functions do the work.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
 import time
@@ -17,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from . import models, transfer
 from .conduits import ConduitInfo, get_conduit
@@ -33,7 +34,7 @@ from .planner import make_plan, plan_conflict_resolution
 from .rules import IgnoreRules
 from .runlock import conduit_lock
 from .safety import safety_problem, space_problem
-from .snapshots import IndexWriter, Side, load_base, load_side
+from .snapshots import IndexWriter, Side, load_base, load_base_keys, load_keys, load_side
 
 
 @dataclass
@@ -95,6 +96,7 @@ class FileSyncService:
         # the rest of the index (set per run by the runtime).
         self.trusted_dirty: dict[int, set[str]] | None = None
         self._scan_errors: list[dict[str, str]] = []
+        self._clean: str | None = None  # the token to store if this run ends clean
 
     # -- public ----------------------------------------------------------------------
     def sync(self, conduit_id: int, *, dry_run: bool = False, force: bool = False) -> RunReport:
@@ -172,12 +174,29 @@ class FileSyncService:
             raise Refused(f"source {src} and target {dst} overlap")
         return sides
 
-    def _refresh(self, sides: dict[str, Side], under: str | None = None) -> None:
+    def _refresh(
+        self,
+        sides: dict[str, Side],
+        under: str | None = None,
+        *,
+        load: bool = True,
+        touched: dict[str, list[str] | None] | None = None,
+    ) -> None:
+        """Scan the endpoints, then (with `load`) read their snapshots.
+
+        `touched` (verify): side name -> the folder keys to rescan (None: the whole
+        endpoint); a side not in it was not touched and keeps its snapshot.
+        """
         for side in sides.values():
+            if touched is not None and side.name not in touched:
+                continue
             transfer.clean_temp(side.root)
             subtrees: list[str | None]
             if under is not None:
                 subtrees = [side.full_key(under)]
+            elif touched is not None and touched[side.name] is not None:
+                subtrees = [side.full_key(k) if k else (side.prefix or None)
+                            for k in touched[side.name] or []]
             elif self.trusted_dirty is not None and side.location_id in self.trusted_dirty:
                 subtrees = [
                     s
@@ -198,7 +217,33 @@ class FileSyncService:
                         {"path": p, "message": f"could not read on the {side.name} side: {m}"}
                         for p, m in result.errors
                     )
-            load_side(self.lib, side)
+        if load:
+            for side in sides.values():
+                if touched is None or side.name in touched:
+                    load_side(self.lib, side)
+
+    # -- the clean token: a verified no-op without loading anything -----------------------
+    def _token(self, conduit: ConduitInfo) -> tuple[str, str | None]:
+        """The conduit's current token (index and base change counters plus the settings
+        that shape a plan) and the one stored by its last clean run."""
+        settings = "\x1f".join(
+            str(x)
+            for x in (conduit.mode, conduit.conflict, conduit.ignore, conduit.source_prefix,
+                      conduit.target_prefix, conduit.source_location_id,
+                      conduit.target_location_id)
+        )
+        digest = hashlib.blake2b(settings.encode(), digest_size=8).hexdigest()
+        with self.lib.engine.connect() as conn:
+            row = conn.execute(
+                text(
+                    "SELECT (SELECT changes FROM locations WHERE id = :s),"
+                    " (SELECT changes FROM locations WHERE id = :t), base_changes, clean_token"
+                    " FROM conduits WHERE id = :c"
+                ),
+                {"s": conduit.source_location_id, "t": conduit.target_location_id,
+                 "c": conduit.id},
+            ).one()
+        return f"{row[0]}:{row[1]}:{row[2]}:{digest}", row[3]
 
     def _plan(self, conduit: ConduitInfo, sides: dict[str, Side]) -> Plan:
         base = load_base(self.lib, conduit.id)
@@ -215,8 +260,21 @@ class FileSyncService:
 
     def _run(self, conduit: ConduitInfo, report: RunReport, *, force: bool) -> None:
         self._scan_errors: list[dict[str, str]] = []
+        self._clean = None
         sides = self._preflight(conduit)
-        self._refresh(sides)
+        self._refresh(sides, load=False)
+        token, stored = self._token(conduit)
+        if token == stored and not self._scan_errors:
+            # Nothing in either index nor in the base changed since a run verified both
+            # sides equal (and the scan above, or the watcher, vouches for the index).
+            report.verified = True
+            report.plan = [] if report.dry_run else None
+            self._clean = token
+            self.emit(PlanReady(conduit.id, 0, 0, 0))
+            self._prune(conduit, sides)
+            return
+        for side in sides.values():
+            load_side(self.lib, side)
         plan = self._plan(conduit, sides)
         report.conflicts = len(plan.pending_conflicts)
         self.emit(
@@ -256,8 +314,7 @@ class FileSyncService:
         ]
         report.errors = self._scan_errors + report.errors
         if plan.actions and not report.errors:
-            self._refresh(sides)
-            again = self._plan(conduit, sides)
+            again, token = self._verify(conduit, sides, plan)
             report.verified = not again.actions and {c.path for c in again.pending_conflicts} <= {
                 c.path for c in plan.pending_conflicts
             }
@@ -266,8 +323,49 @@ class FileSyncService:
                     f"verification found {len(again.actions)} item(s) still differing; "
                     "they changed during the run and will be synced next time"
                 )
+            elif not plan.pending_conflicts and not again.pending_conflicts and not (
+                again.base_updates
+            ):
+                self._clean = token
         else:
             report.verified = not report.errors
+            if not plan.pending_conflicts and not plan.base_updates and not plan.actions:
+                self._clean = token
+        self._prune(conduit, sides)
+
+    def _verify(
+        self, conduit: ConduitInfo, sides: dict[str, Side], plan: Plan
+    ) -> tuple[Plan, str]:
+        """Rescan what the run touched and plan again (SPEC 3.1 step 6).
+
+        When that rescan changed nothing in the index (the change counters did not move:
+        the index already held exactly what the executor wrote), only the touched paths
+        and their folders can differ, so the plan is made for that sub-world: the same
+        three-way rules on every side's entries of those keys, without loading whole
+        snapshots. Otherwise everything is loaded and planned again."""
+        touched = _touched(plan)
+        before, _ = self._token(conduit)
+        self._refresh(sides, load=False, touched=touched)
+        token, _ = self._token(conduit)
+        keys = _plan_keys(plan)
+        biggest = max(len(s.snapshot) for s in sides.values())
+        if token == before and len(keys) * 4 < biggest:
+            src = load_keys(self.lib, sides[SOURCE], keys)
+            dst = load_keys(self.lib, sides[TARGET], keys)
+            base = load_base_keys(self.lib, conduit.id, keys)
+            return (
+                make_plan(
+                    conduit.mode, src, dst, base, strategy=conduit.conflict,
+                    ignore=IgnoreRules(conduit.ignore), now=datetime.now(),
+                    hostname=socket.gethostname(),
+                ),
+                token,
+            )
+        for name in touched:
+            load_side(self.lib, sides[name])
+        return self._plan(conduit, sides), token
+
+    def _prune(self, conduit: ConduitInfo, sides: dict[str, Side]) -> None:
         if conduit.keep_versions_days or conduit.keep_versions_count:
             for side in sides.values():
                 transfer.prune_versions(
@@ -332,6 +430,10 @@ class FileSyncService:
             if row is not None:
                 row.last_sync = now
                 row.last_status = report.status
+                clean = getattr(self, "_clean", None)
+                ok = report.status == "completed" and report.verified and not report.errors
+                row.clean_token = clean if ok and not report.conflicts else None
+                self._clean = None
 
     def _pending_ids(self, conduit_id: int) -> list[int]:
         with self.lib.session() as s:
@@ -375,6 +477,45 @@ class FileSyncService:
                     if c.resolution is None:
                         self.emit(ConflictFound(conduit_id, c.path, c.kind))
                 _fill_conflict(row, c, generation, now)
+
+
+# Above this many touched folders on a side, verify rescans the whole endpoint: one walk
+# beats many small subtree scans (each a few queries).
+VERIFY_SUBTREES_MAX = 32
+
+
+def _ancestors(key: str) -> list[str]:
+    parts = key.split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts))]
+
+
+def _plan_keys(plan: Plan) -> set[str]:
+    """Every path an action of `plan` touches, with all its folders."""
+    keys: set[str] = set()
+    for a in plan.actions:
+        for path in (a.path, a.from_path):
+            if path is not None and path not in keys:
+                keys.add(path)
+                keys.update(_ancestors(path))
+    return keys
+
+
+def _touched(plan: Plan) -> dict[str, list[str] | None]:
+    """Side name -> the folders (keys) holding what the plan changes there, as few
+    subtrees as cover them; None when the whole endpoint is cheaper to rescan."""
+    folders: dict[str, set[str]] = {}
+    for a in plan.actions:
+        for path in (a.path, a.from_path):
+            if path is not None:
+                folders.setdefault(a.side, set()).add(path.rpartition("/")[0])
+    out: dict[str, list[str] | None] = {}
+    for side, keys in folders.items():
+        if "" in keys:
+            out[side] = None
+            continue
+        kept = sorted(k for k in keys if not any(a in keys for a in _ancestors(k)))
+        out[side] = None if len(kept) > VERIFY_SUBTREES_MAX else kept
+    return out
 
 
 def _fill_conflict(

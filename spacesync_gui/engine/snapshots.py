@@ -6,13 +6,15 @@ SELECT and written with executemany, never as ORM objects.
 
 from __future__ import annotations
 
+import json
 import os
+import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Connection, insert, select, text
+from sqlalchemy import Connection, text
 
 from . import models
 from .db import Library
@@ -65,46 +67,79 @@ class Side:
 
 
 def load_side(lib: Library, side: Side) -> None:
-    """Fill `side.snapshot` and `side.disk` from the index."""
-    q = select(
-        _E.c.path,
-        _E.c.raw,
-        _E.c.kind,
-        _E.c.size,
-        _E.c.mtime_ns,
-        _E.c.hash,
-        _E.c.link,
-        _E.c.mode,
-        _E.c.inode,
-    ).where(_E.c.location_id == side.location_id)
+    """Fill `side.snapshot` and `side.disk` from the index (plain DBAPI rows: 100k add up)."""
+    sql = (
+        "SELECT path, raw, kind, size, mtime_ns, hash, link, mode, inode FROM entries"
+        " WHERE location_id = ?"
+    )
+    args: tuple[object, ...] = (side.location_id,)
     cut = 0
     prefix_disk = ""
     if side.prefix:
         lo, hi = subtree_bounds(side.prefix)
-        q = q.where(_E.c.path >= lo, _E.c.path < hi)
+        sql += " AND path >= ? AND path < ?"
+        args += (lo, hi)
         cut = len(side.prefix) + 1
         prefix_disk = side.prefix + "/"
     snap: Snapshot = {}
     disk: dict[str, str] = {}
     with lib.engine.connect() as conn:
-        for path, raw, kind, size, mtime_ns, hsh, link, mode, inode in conn.execute(q):
-            key = path[cut:]
-            snap[key] = Item(kind, size, mtime_ns, hsh, link, mode, inode)
-            if raw is not None:
-                rel = disk_rel(path, raw)
-                disk[key] = rel[len(prefix_disk) :] if rel.startswith(prefix_disk) else rel
+        rows = _dbapi(conn).execute(sql, args).fetchall()
+    for path, raw, kind, size, mtime_ns, hsh, link, mode, inode in rows:
+        key = path[cut:] if cut else path
+        snap[key] = Item(kind, size, mtime_ns, hsh, link, mode, inode)
+        if raw is not None:
+            rel = disk_rel(path, raw)
+            disk[key] = rel[len(prefix_disk) :] if rel.startswith(prefix_disk) else rel
     side.snapshot, side.disk = snap, disk
 
 
-def load_base(lib: Library, conduit_id: int, under: str | None = None) -> Snapshot:
-    q = select(_B.c.path, _B.c.kind, _B.c.size, _B.c.mtime_ns, _B.c.hash, _B.c.link).where(
-        _B.c.conduit_id == conduit_id
+def _rows_for_keys(db, sql: str, owner: int, keys: list[str]) -> list[tuple]:  # noqa: ANN001
+    """Run `sql` (ending in `path IN `) for these keys: one JSON array, or chunks of ?s."""
+    if _has_json(db):
+        return db.execute(
+            sql + "(SELECT value FROM json_each(?))", (owner, json.dumps(keys, ensure_ascii=False))
+        ).fetchall()
+    rows: list[tuple] = []
+    for i in range(0, len(keys), 500):
+        part = keys[i : i + 500]
+        rows += db.execute(sql + f"({', '.join('?' * len(part))})", (owner, *part)).fetchall()
+    return rows
+
+
+def load_keys(lib: Library, side: Side, keys: Iterable[str]) -> Snapshot:
+    """The index entries of just these keys of `side` (a verify's sub-world)."""
+    full = [side.full_key(k) for k in keys]
+    cut = len(side.prefix) + 1 if side.prefix else 0
+    sql = (
+        "SELECT path, kind, size, mtime_ns, hash, link, mode, inode FROM entries"
+        " WHERE location_id = ? AND path IN "
     )
+    with lib.engine.connect() as conn:
+        rows = _rows_for_keys(_dbapi(conn), sql, side.location_id, full)
+    return {p[cut:]: Item(k, sz, m, h, lk, md, ino) for p, k, sz, m, h, lk, md, ino in rows}
+
+
+def load_base_keys(lib: Library, conduit_id: int, keys: Iterable[str]) -> Snapshot:
+    sql = (
+        "SELECT path, kind, size, mtime_ns, hash, link FROM base_entries"
+        " WHERE conduit_id = ? AND path IN "
+    )
+    with lib.engine.connect() as conn:
+        rows = _rows_for_keys(_dbapi(conn), sql, conduit_id, list(keys))
+    return {p: Item(k, s, m, h, lk) for p, k, s, m, h, lk in rows}
+
+
+def load_base(lib: Library, conduit_id: int, under: str | None = None) -> Snapshot:
+    sql = "SELECT path, kind, size, mtime_ns, hash, link FROM base_entries WHERE conduit_id = ?"
+    args: tuple[object, ...] = (conduit_id,)
     if under:
         lo, hi = subtree_bounds(under)
-        q = q.where((_B.c.path == under) | ((_B.c.path >= lo) & (_B.c.path < hi)))
+        sql += " AND (path = ? OR (path >= ? AND path < ?))"
+        args += (under, lo, hi)
     with lib.engine.connect() as conn:
-        return {p: Item(k, s, m, h, lk) for p, k, s, m, h, lk in conn.execute(q)}
+        rows = _dbapi(conn).execute(sql, args).fetchall()
+    return {p: Item(k, s, m, h, lk) for p, k, s, m, h, lk in rows}
 
 
 class IndexWriter:
@@ -165,28 +200,95 @@ class IndexWriter:
             _write_entries(conn, entries)
 
 
+def _dbapi(conn: Connection):  # noqa: ANN202 - a sqlite3 connection
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    return dbapi
+
+
+# Plain DBAPI executemany: the run writes one row per item, and SQLAlchemy's per-row
+# parameter processing cost more than SQLite itself. INSERT OR REPLACE replaces the row
+# of the same key (one statement instead of DELETE + INSERT).
+_BASE_UPSERT = (
+    "INSERT OR REPLACE INTO base_entries (conduit_id, path, kind, size, mtime_ns, hash, link)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_ENTRY_UPSERT = (
+    "INSERT OR REPLACE INTO entries (location_id, path, raw, kind, size, mtime_ns, inode,"
+    " mode, hash, link, indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+# From this many rows, one statement reads them all from a JSON array (json_each): a
+# single sqlite3_step, so the GIL is released and re-taken once, not once per row. While
+# copy threads keep the GIL busy, each re-take can wait; per-row executemany measured ~8x
+# slower there than alone.
+BULK_MIN = 64
+
+
+def _bulk(db, sql: str, ncols: int, rows: Sequence[tuple[object, ...]]) -> None:  # noqa: ANN001
+    """Run `sql` (an INSERT ... VALUES (?, ...)) for every row, in one step when worth it."""
+    odd = [r for r in rows if any(type(v) is bytes for v in r)]  # BLOBs do not fit JSON
+    if odd:
+        db.executemany(sql, odd)
+        rows = [r for r in rows if not any(type(v) is bytes for v in r)]
+    if len(rows) < BULK_MIN or not _has_json(db):
+        db.executemany(sql, rows)
+        return
+    head = sql[: sql.index(" VALUES")]
+    # json_extract (SQLite >= 3.9 with JSON1), not ->> (3.38): older builds still work.
+    cols = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(ncols))
+    try:
+        db.execute(
+            f"{head} SELECT {cols} FROM json_each(?)", (json.dumps(rows, ensure_ascii=False),)
+        )
+    except sqlite3.OperationalError as e:
+        if "json" not in str(e):  # no JSON1 in this SQLite: the plain way
+            raise
+        db.executemany(sql, rows)
+
+
+def _bulk_delete(db, table: str, owner: str, groups: dict[int, list[str]]) -> None:  # noqa: ANN001
+    if not _has_json(db):
+        for oid, paths in groups.items():
+            db.executemany(
+                f"DELETE FROM {table} WHERE {owner} = ? AND path = ?", [(oid, p) for p in paths]
+            )
+        return
+    for oid, paths in groups.items():
+        db.execute(
+            f"DELETE FROM {table} WHERE {owner} = ? AND path IN (SELECT value FROM json_each(?))",
+            (oid, json.dumps(paths, ensure_ascii=False)),
+        )
+
+
+_json_ok: dict[str, bool] = {}
+
+
+def _has_json(db) -> bool:  # noqa: ANN001
+    if "ok" not in _json_ok:
+        try:
+            db.execute("SELECT json_each.value FROM json_each('[1]')").fetchall()
+            _json_ok["ok"] = True
+        except sqlite3.OperationalError:
+            _json_ok["ok"] = False
+    return _json_ok["ok"]
+
+
 def _write_base(conn: Connection, conduit_id: int, base: dict[str, Item | None]) -> None:
     if not base:
         return
-    conn.execute(
-        text("DELETE FROM base_entries WHERE conduit_id = :c AND path = :p"),
-        [{"c": conduit_id, "p": p} for p in base],
-    )
+    db = _dbapi(conn)
+    gone = [p for p, it in base.items() if it is None]
+    if gone:
+        _bulk_delete(db, "base_entries", "conduit_id", {conduit_id: gone})
     rows = [
-        {
-            "conduit_id": conduit_id,
-            "path": p,
-            "kind": it.kind,
-            "size": it.size,
-            "mtime_ns": it.mtime_ns,
-            "hash": it.hash,
-            "link": it.link,
-        }
+        (conduit_id, p, it.kind, it.size, it.mtime_ns, it.hash, it.link)
         for p, it in base.items()
         if it is not None
     ]
     if rows:
-        conn.execute(insert(_B), rows)
+        _bulk(db, _BASE_UPSERT, 7, rows)
 
 
 def _write_entries(
@@ -194,31 +296,22 @@ def _write_entries(
 ) -> None:
     if not entries:
         return
-    conn.execute(
-        text("DELETE FROM entries WHERE location_id = :l AND path = :p"),
-        [{"l": loc, "p": p} for loc, p in entries],
-    )
+    db = _dbapi(conn)
+    gone: dict[int, list[str]] = {}
+    for (loc, p), v in entries.items():
+        if v is None:
+            gone.setdefault(loc, []).append(p)
+    if gone:
+        _bulk_delete(db, "entries", "location_id", gone)
     now = time.time()
     rows = [
-        {
-            "location_id": loc,
-            "path": p,
-            "raw": raw,
-            "kind": it.kind,
-            "size": it.size,
-            "mtime_ns": it.mtime_ns,
-            "inode": it.inode,
-            "mode": it.mode,
-            "hash": it.hash,
-            "link": it.link,
-            "indexed_at": now,
-        }
+        (loc, p, raw, it.kind, it.size, it.mtime_ns, it.inode, it.mode, it.hash, it.link, now)
         for (loc, p), v in entries.items()
         if v is not None
         for it, raw in [v]
     ]
     if rows:
-        conn.execute(insert(_E), rows)
+        _bulk(db, _ENTRY_UPSERT, 11, rows)
 
 
 def drop_base(lib: Library, conduit_id: int, keys: Iterable[str]) -> None:

@@ -110,3 +110,53 @@ def test_unwritable_data_dir_is_one_clear_error(tmp_path):
     blocker.write_text("x")
     with pytest.raises(LibraryError, match="not writable"):
         open_library(blocker / "data")
+
+
+FIXTURE_V2 = Path(__file__).parent.parent / "fixtures" / "library-v2.sqlite"
+
+
+def _triggers(db: Path) -> dict[str, str]:
+    conn = sqlite3.connect(db)
+    try:
+        return dict(conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type='trigger' ORDER BY name"))
+    finally:
+        conn.close()
+
+
+def test_v2_fixture_gets_change_counters_that_count(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(FIXTURE_V2, data / DB_NAME)
+    lib = open_library(data)
+    try:
+        with lib.session() as s:
+            conduit = s.scalars(select(models.Conduit)).one()
+            assert conduit.keep_versions_days == 30  # v2 data kept
+            assert conduit.base_changes == 0 and conduit.clean_token is None
+            assert [loc.changes for loc in s.scalars(select(models.Location))] == [0, 0]
+        with lib.engine.begin() as conn:
+            # A real change counts; re-writing the same values (only indexed_at) does not.
+            conn.execute(text("UPDATE entries SET indexed_at = 1 WHERE path = 'a.jpg'"))
+            conn.execute(text("UPDATE entries SET size = 101 WHERE path = 'a.jpg'"))
+            conn.execute(text("DELETE FROM entries WHERE path = 'b.jpg'"))
+            conn.execute(text("UPDATE base_entries SET hash = NULL"))
+        with lib.session() as s:
+            assert s.get(models.Location, 1).changes == 2
+            assert s.get(models.Location, 2).changes == 0
+            assert s.get(models.Conduit, 1).base_changes == 1
+    finally:
+        lib.close()
+    assert len(list(data.glob(f"{DB_NAME}.v2-*.bak"))) == 1
+
+
+def test_migrated_triggers_equal_fresh_ones(tmp_path):
+    migrated, fresh = tmp_path / "m", tmp_path / "f"
+    migrated.mkdir()
+    fresh.mkdir()
+    shutil.copy(FIXTURE_V2, migrated / DB_NAME)
+    open_library(migrated).close()
+    open_library(fresh).close()
+    assert _columns(migrated / DB_NAME) == _columns(fresh / DB_NAME)
+    assert _triggers(migrated / DB_NAME) == _triggers(fresh / DB_NAME)
+    assert len(_triggers(fresh / DB_NAME)) == 6

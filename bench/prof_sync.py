@@ -1,0 +1,87 @@
+"""Developer tool: time one in-process mirror sync (initial, then no-op) phase by phase.
+
+    .venv/bin/python bench/prof_sync.py SRC WORKDIR [--profile out.prof]
+
+WORKDIR must not exist (a fresh target and data dir are made in it). Not part of the
+suite: use it to see where a sync spends its time; compare only runs made back to back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+from spacesync_gui.engine import service as service_mod
+from spacesync_gui.engine.conduits import add_conduit
+from spacesync_gui.engine.db import open_library
+from spacesync_gui.engine.service import FileSyncService
+
+PHASES = ("_preflight", "_refresh", "_plan", "_execute")
+
+
+def instrument(times: dict[str, float]) -> None:
+    cls = service_mod.FileSyncService
+    for name in PHASES:
+        fn = getattr(cls, name)
+
+        def wrap(*a, __fn=fn, __name=name, **k):
+            t = time.perf_counter()
+            try:
+                return __fn(*a, **k)
+            finally:
+                times[__name] = times.get(__name, 0.0) + time.perf_counter() - t
+
+        setattr(cls, name, wrap)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("src")
+    ap.add_argument("work")
+    ap.add_argument("--profile")
+    ap.add_argument("--mode", default="mirror")
+    ap.add_argument("--transfers", type=int, default=4)
+    ap.add_argument("--chunk", type=int, default=0, help="executor.CHUNK_FILES")
+    a = ap.parse_args()
+    if a.chunk:
+        from spacesync_gui.engine import executor
+
+        executor.CHUNK_FILES = a.chunk
+    work = Path(a.work)
+    (work / "dst").mkdir(parents=True)
+    lib = open_library(work / "data")
+    c = add_conduit(lib, a.src, work / "dst", a.mode, transfers=a.transfers)
+    out = {}
+    for step in ("initial", "noop"):
+        times: dict[str, float] = {}
+        instrument(times)
+        svc = FileSyncService(lib)
+        prof = cProfile.Profile() if a.profile else None
+        t0 = time.perf_counter()
+        ru0 = resource.getrusage(resource.RUSAGE_SELF)
+        if prof:
+            prof.enable()
+        r = svc.sync(c.id)
+        if prof:
+            prof.disable()
+            prof.dump_stats(f"{a.profile}.{step}")
+        ru1 = resource.getrusage(resource.RUSAGE_SELF)
+        out[step] = {"total": round(time.perf_counter() - t0, 3), "status": r.status,
+                     "user": round(ru1.ru_utime - ru0.ru_utime, 3),
+                     "sys": round(ru1.ru_stime - ru0.ru_stime, 3),
+                     "copied": r.copied, "verified": r.verified,
+                     **{k: round(v, 3) for k, v in times.items()}}
+        # undo wrapping
+        import importlib
+        importlib.reload(service_mod)
+    print(json.dumps(out, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""A conduit whose indexes and base did not change since a clean run is a verified no-op
+that loads no snapshot (the change counters of schema 3); any change undoes that."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from spacesync_gui.engine import service as service_mod
+from spacesync_gui.engine.conduits import add_conduit, edit_conduit, get_conduit
+from spacesync_gui.engine.plan import Plan
+from spacesync_gui.engine.service import FileSyncService, _touched
+from tests.sync_helpers import read_tree, write_tree
+
+
+@pytest.fixture
+def setup(library, tmp_path: Path):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    dst.mkdir()
+    write_tree(src, {"a.txt": "A", "d/b.txt": "B", "d/e/c.txt": "C"})
+    c = add_conduit(library, src, dst, "mirror")
+    return library, c.id, src, dst
+
+
+def _loads(monkeypatch) -> list[str]:
+    calls: list[str] = []
+    real = service_mod.load_side
+
+    def counting(lib, side):
+        calls.append(side.name)
+        return real(lib, side)
+
+    monkeypatch.setattr(service_mod, "load_side", counting)
+    return calls
+
+
+def test_clean_no_op_skips_loading_and_any_change_is_seen(setup, monkeypatch):
+    lib, cid, src, dst = setup
+    svc = FileSyncService(lib)
+    r = svc.sync(cid)
+    assert r.status == "completed" and r.verified and r.copied == 3
+    loads = _loads(monkeypatch)
+    r = svc.sync(cid)
+    assert r.status == "completed" and r.verified and r.copied == 0
+    assert loads == []  # the counters vouched for the index: nothing loaded
+    (src / "d" / "b.txt").write_text("B2")
+    r = svc.sync(cid)
+    assert r.copied == 1 and r.verified and loads  # the scan bumped the counter
+    assert read_tree(dst) == read_tree(src)
+    loads.clear()
+    (dst / "a.txt").unlink()  # a change on the target side
+    r = svc.sync(cid)
+    assert r.copied == 1 and read_tree(dst) == read_tree(src)
+    loads.clear()
+    assert svc.sync(cid).copied == 0 and loads == []
+
+
+def test_settings_change_and_failed_run_drop_the_token(setup, monkeypatch):
+    lib, cid, src, dst = setup
+    svc = FileSyncService(lib)
+    svc.sync(cid)
+    svc.sync(cid)
+    edit_conduit(lib, cid, ignore=["*.txt"])
+    loads = _loads(monkeypatch)
+    svc.sync(cid)
+    assert loads  # new settings: planned again
+    loads.clear()
+    svc.sync(cid)
+    assert loads == []
+
+
+def test_trusted_index_with_nothing_dirty_is_a_verified_no_op(setup, monkeypatch):
+    lib, cid, src, dst = setup
+    svc = FileSyncService(lib)
+    svc.sync(cid)
+    svc.sync(cid)
+    c = get_conduit(lib, cid)
+    svc.trusted_dirty = {c.source_location_id: set(), c.target_location_id: set()}
+    loads = _loads(monkeypatch)
+    scans: list[object] = []
+    monkeypatch.setattr(service_mod, "scan", lambda *a, **k: scans.append(a))
+    r = svc.sync(cid)
+    assert r.status == "completed" and r.verified and loads == [] and scans == []
+
+
+def test_verify_rescans_only_the_touched_folders():
+    from spacesync_gui.engine.plan import Action, Item
+
+    it = Item("file", 1, 1, "h")
+    plan = Plan(actions=[
+        Action("copy", "x/y/a", "target", item=it),
+        Action("copy", "x/b", "target", item=it),
+        Action("copy", "x b/c", "target", item=it),
+    ])
+    assert _touched(plan) == {"target": ["x", "x b"]}
+    plan.actions.append(Action("copy", "top", "source", item=it))
+    assert _touched(plan)["source"] is None  # the root itself: the whole endpoint
+
+
+def test_small_change_is_verified_on_its_sub_world(library, tmp_path: Path, monkeypatch):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    dst.mkdir()
+    write_tree(src, {f"d{i}/f{j}.txt": f"{i}{j}" for i in range(5) for j in range(10)})
+    c = add_conduit(library, src, dst, "bidirectional")
+    svc = FileSyncService(library)
+    assert svc.sync(c.id).verified
+    (dst / "d3" / "f1.txt").write_text("changed on the target")
+    (src / "d1" / "new.txt").write_text("new on the source")
+    loads = _loads(monkeypatch)
+    r = svc.sync(c.id)
+    assert r.status == "completed" and r.verified and r.copied == 2
+    assert sorted(loads) == ["source", "target"]  # the plan; verify loaded only 2 keys' rows
+    assert read_tree(dst) == read_tree(src)
+    loads.clear()
+    assert svc.sync(c.id).copied == 0 and loads == []  # and the run left a clean token
