@@ -542,7 +542,9 @@ def group_bigfile(ctx: Ctx) -> GroupResult:
             Target("large-file mirror / cp (>= 85 % of cp throughput)", L_SS, 1 / 0.85, L_CP),
             Target(
                 "large-file mirror / cp && sync (the fair one: SpaceSync fsyncs)",
-                L_SS, 1 / 0.85, L_CPS,
+                L_SS,
+                1 / 0.85,
+                L_CPS,
             ),
         ],
         notes=[
@@ -602,8 +604,18 @@ def group_bidir(ctx: Ctx) -> GroupResult:
             return not_available([L_UN, L_UN0], "unison not installed")
         a, b = prepare(root, rep)
         env = {**ctx.env, "UNISON": str(ctx.fresh_dir("unison-home"))}
-        cmd = [unison, str(a), str(b), "-batch", "-times", "-ui", "text",
-               "-ignore", "Path .spacesync", "-confirmbigdel=false"]
+        cmd = [
+            unison,
+            str(a),
+            str(b),
+            "-batch",
+            "-times",
+            "-ui",
+            "text",
+            "-ignore",
+            "Path .spacesync",
+            "-confirmbigdel=false",
+        ]
         p0 = run_proc(cmd, env=env)
         need_ok(p0, "unison (initial)", (0, 1))
         both = mutate_both(a, b)
@@ -679,9 +691,21 @@ def group_watch(ctx: Ctx) -> GroupResult:
         d = ctx.fresh_dir("data")
         changes = "20" if rep is not None else "2"
         p = run_proc(
-            [ctx.python, str(INPROC), "watch", "--data-dir", str(d), str(a), str(b),
-             "--changes", changes, "--reps", "5"],
-            env=ctx.env, cwd=str(REPO),
+            [
+                ctx.python,
+                str(INPROC),
+                "watch",
+                "--data-dir",
+                str(d),
+                str(a),
+                str(b),
+                "--changes",
+                changes,
+                "--reps",
+                "5",
+            ],
+            env=ctx.env,
+            cwd=str(REPO),
         )
         need_ok(p, "in-process watch")
         r = json_out(p, "in-process watch")
@@ -715,6 +739,54 @@ def group_watch(ctx: Ctx) -> GroupResult:
     )
 
 
+def group_gui(ctx: Ctx) -> GroupResult:
+    """GUI event loop: the worst stall of the real app (offscreen) during a W1 sync."""
+    wl = "W1-quick" if ctx.quick else "W1"
+    src, _stats = ctx.tree(wl)
+    L_STALL, L_P99 = "GUI worst event-loop stall during a sync", "GUI p99 stall"
+    missing = ctx.engine_missing("spacesync_gui.ui.app")
+
+    def run(rep: int | None) -> dict[str, Sample]:
+        if missing:
+            return not_available([L_STALL, L_P99], missing)
+        root = src if rep is not None else ctx.tree("WARM")[0]
+        env = dict(ctx.env, QT_QPA_PLATFORM="offscreen", QT_API="pyside6")
+        p = run_proc(
+            [ctx.python, str(BENCH / "gui_stall.py"), str(root), str(ctx.fresh_dir("gui"))],
+            env=env,
+            cwd=str(REPO),
+        )
+        need_ok(p, "gui stall")
+        r = json_out(p, "gui stall")
+        return {
+            L_STALL: Sample(r["worst_stall_ms"] / 1000, p.rss_kb, extra=r),
+            L_P99: Sample(r["p99_stall_ms"] / 1000, p.rss_kb),
+        }
+
+    res = interleave(
+        [Case("gui", [L_STALL, L_P99], run, lambda: run(None))],
+        max(1, min(ctx.reps, 3)),
+        before_each=ctx.before_each,
+        log=log,
+    )
+    return GroupResult(
+        stats=[summarize(lbl, res[lbl]) for lbl in (L_STALL, L_P99) if lbl in res],
+        targets=[
+            Target(
+                "GUI worst event-loop stall (SPEC 7: 50 ms)",
+                L_STALL,
+                0.05,
+                field="median",
+                unit=" s",
+            )
+        ],
+        notes=[
+            f"gui: the whole app offscreen (window, bridge, engine thread) mirrors {wl} "
+            "into a fresh folder; a 5 ms QTimer measures how late the event loop runs"
+        ],
+    )
+
+
 # Adding a benchmark: write a group function returning a GroupResult and list it here.
 # Planned: "bidir" (W1, workload.mutate 1 % on each side, vs `unison -batch`), W2, W3.
 GROUPS: dict[str, Callable[[Ctx], GroupResult]] = {
@@ -723,6 +795,7 @@ GROUPS: dict[str, Callable[[Ctx], GroupResult]] = {
     "bigfile": group_bigfile,
     "bidir": group_bidir,
     "watch": group_watch,
+    "gui": group_gui,
 }
 
 

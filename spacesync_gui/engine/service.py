@@ -24,7 +24,15 @@ from . import models, transfer
 from .conduits import ConduitInfo, get_conduit
 from .db import Library
 from .errors import Refused, SpaceSyncError, UserError
-from .events import ConflictFound, Emit, PlanReady, RunFinished, RunStarted, ignore_events
+from .events import (
+    ConflictFound,
+    Emit,
+    PlanReady,
+    RunFinished,
+    RunPhase,
+    RunStarted,
+    ignore_events,
+)
 from .executor import ExecResult, Executor, Suppress
 from .history import get_conflict
 from .locations import get_location, refresh_state, scan, state_problem
@@ -223,6 +231,12 @@ class FileSyncService:
                     load_side(self.lib, side)
 
     # -- the clean token: a verified no-op without loading anything -----------------------
+    def _phase_emitter(self, conduit_id: int, dry_run: bool) -> Callable[[str], None]:
+        def phase(name: str) -> None:
+            self.emit(RunPhase(conduit_id, name, dry_run))
+
+        return phase
+
     def _token(self, conduit: ConduitInfo) -> tuple[str, str | None]:
         """The conduit's current token (index and base change counters plus the settings
         that shape a plan) and the one stored by its last clean run."""
@@ -261,7 +275,10 @@ class FileSyncService:
     def _run(self, conduit: ConduitInfo, report: RunReport, *, force: bool) -> None:
         self._scan_errors: list[dict[str, str]] = []
         self._clean = None
+        phase = self._phase_emitter(conduit.id, report.dry_run)
+        phase("preflight")
         sides = self._preflight(conduit)
+        phase("scanning")
         self._refresh(sides, load=False)
         token, stored = self._token(conduit)
         if token == stored and not self._scan_errors:
@@ -270,9 +287,10 @@ class FileSyncService:
             report.verified = True
             report.plan = [] if report.dry_run else None
             self._clean = token
-            self.emit(PlanReady(conduit.id, 0, 0, 0))
+            self.emit(PlanReady(conduit.id, 0, 0, 0, dry_run=report.dry_run))
             self._prune(conduit, sides)
             return
+        phase("planning")
         for side in sides.values():
             load_side(self.lib, side)
         plan = self._plan(conduit, sides)
@@ -283,6 +301,7 @@ class FileSyncService:
                 len(plan.actions),
                 sum(a.item.size for a in plan.actions if a.op == "copy" and a.item and a.item.size),
                 report.conflicts,
+                dry_run=report.dry_run,
             )
         )
         problem = (
@@ -304,6 +323,7 @@ class FileSyncService:
             return
         report.generation = self._start_generation(conduit.id)
         self.emit(RunStarted(conduit.id, report.generation))
+        phase("executing")
         self._execute(conduit, sides, plan, report)
         self._store_conflicts(conduit.id, report.generation, plan)
         report.conflicts = len(self._pending_ids(conduit.id))
@@ -314,6 +334,7 @@ class FileSyncService:
         ]
         report.errors = self._scan_errors + report.errors
         if plan.actions and not report.errors:
+            phase("verifying")
             again, token = self._verify(conduit, sides, plan)
             report.verified = not again.actions and {c.path for c in again.pending_conflicts} <= {
                 c.path for c in plan.pending_conflicts
