@@ -31,6 +31,7 @@ from spacesync_gui.engine.events import (
     PlanReady,
     Progress,
     RunFinished,
+    RunPhase,
     RunStarted,
     ScanProgress,
 )
@@ -79,6 +80,7 @@ class EngineBridge(QObject):
     locationStateChanged = Signal(int, str)
     planReady = Signal(object)  # PlanReady
     runStarted = Signal(int)
+    runPhase = Signal(object)  # RunPhase
     progress = Signal(object)  # Progress, newest per conduit
     itemsFinished = Signal(list)  # list[ItemFinished], one batch per flush
     conflictFound = Signal(object)  # ConflictFound
@@ -266,6 +268,8 @@ class EngineBridge(QObject):
             self.locationStateChanged.emit(ev.location_id, ev.state)
         elif isinstance(ev, PlanReady):
             self.planReady.emit(ev)
+        elif isinstance(ev, RunPhase):
+            self.runPhase.emit(ev)
         elif isinstance(ev, RunStarted):
             self.runStarted.emit(ev.conduit_id)
         elif isinstance(ev, ConflictFound):

@@ -113,6 +113,7 @@ class AppState(QObject):
 
         bridge.runStarted.connect(self._on_run_started)
         bridge.planReady.connect(self.conduits.plan_ready)
+        bridge.runPhase.connect(self.conduits.run_phase)
         bridge.progress.connect(self._on_progress)
         bridge.itemsFinished.connect(self._on_items_finished)
         bridge.conflictFound.connect(self._on_conflict_found)

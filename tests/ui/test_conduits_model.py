@@ -80,3 +80,20 @@ def test_queued_pair_shows_a_busy_bar_until_it_runs(qtbot, library, folders):
     assert model.index(0, model.STATUS).data() == "Planned 3 changes, starting…"
     model.run_finished(RunFinished(cid, None, "refused", {"reason": "x"}))
     assert not model.is_running(cid)
+
+
+def test_phases_of_a_scheduled_run_show_before_its_progress(qtbot, library, folders):
+    from spacesync_gui.engine.events import PlanReady, RunPhase
+
+    model = _model(library, folders)
+    cid = model.row_at(0).id
+    model.run_phase(RunPhase(cid, "scanning", dry_run=True))  # a preview: ignored
+    model.plan_ready(PlanReady(cid, 3, 100, 0, dry_run=True))
+    assert not model.is_running(cid)
+    model.run_phase(RunPhase(cid, "scanning"))
+    assert model.is_running(cid)
+    assert model.index(0, model.STATUS).data() == "Scanning…"
+    model.plan_ready(PlanReady(cid, 5, 100, 0))
+    assert model.index(0, model.STATUS).data() == "Planned 5 changes, starting…"
+    model.run_finished(RunFinished(cid, None, "completed", {}))
+    assert not model.is_running(cid)

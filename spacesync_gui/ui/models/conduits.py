@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
 
 from spacesync_gui.engine.conduits import ConduitInfo
-from spacesync_gui.engine.events import PlanReady, Progress, RunFinished
+from spacesync_gui.engine.events import PlanReady, Progress, RunFinished, RunPhase
 
 from .. import fmt
 from .table import Column, RowTableModel
@@ -41,6 +41,13 @@ def schedule_text(schedule: str) -> str:
 def endpoints_text(r: ConduitInfo) -> str:
     arrow = "→" if r.mode == "mirror" else "↔"
     return f"{fmt.endpoint(r.source)} {arrow} {fmt.endpoint(r.target)}"
+
+
+PHASE_TEXT = {
+    "preflight": "Checking folders…",
+    "scanning": "Scanning…",
+    "planning": "Planning…",
+}
 
 
 @dataclass
@@ -192,11 +199,21 @@ class ConduitsModel(RowTableModel[ConduitInfo]):
             live.queued, live.phase = queued, ""
             self._touch(conduit_id, self.STATUS)
 
-    def plan_ready(self, ev: PlanReady) -> None:
-        """Only shown for runs this window asked for: previews plan too, and must not
-        make an idle pair look busy."""
+    def run_phase(self, ev: RunPhase) -> None:
+        """A run (scheduled ones too) is under way before its first progress: say which
+        step it is in. Previews (dry runs) must not make an idle pair look busy."""
+        if ev.dry_run or ev.phase not in PHASE_TEXT:
+            return
         live = self.live(ev.conduit_id)
-        if live.queued and not live.running:
+        if not live.running:
+            live.queued, live.phase = True, PHASE_TEXT[ev.phase]
+            self._touch(ev.conduit_id, self.STATUS)
+
+    def plan_ready(self, ev: PlanReady) -> None:
+        """Only shown for real runs: previews plan too, and must not make an idle pair
+        look busy."""
+        live = self.live(ev.conduit_id)
+        if live.queued and not live.running and not ev.dry_run:
             n = ev.actions
             live.phase = f"Planned {n:,} change{'s' if n != 1 else ''}, starting…"
             self._touch(ev.conduit_id, self.STATUS)
