@@ -18,7 +18,7 @@ from sqlalchemy import delete, select
 from . import models
 from .db import Library
 from .errors import NotFound, UserError
-from .locations import add_location, check_folder, find_containing, get_location
+from .locations import add_location, check_folder, find_containing
 from .paths import is_within
 from .rules import validate_patterns
 from .scheduler import parse_schedule
@@ -291,7 +291,3 @@ def remove_conduit(lib: Library, conduit_id: int) -> ConduitInfo:
 
     save_settings(lib)
     return info
-
-
-def endpoint_roots(lib: Library, info: ConduitInfo) -> tuple[Any, Any]:
-    return get_location(lib, info.source_location_id), get_location(lib, info.target_location_id)

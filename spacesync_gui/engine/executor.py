@@ -34,8 +34,6 @@ DURABLE_ALONE_BYTES = 8 * 1024 * 1024
 # 0.3-0.8 s on a shared disk, since it also flushes other programs' dirty data).
 FSYNC_ALONE_MAX_FILES = 1024
 
-Suppress = Callable[[int, Iterable[str]], None]
-
 
 @dataclass
 class ExecResult:
@@ -111,7 +109,6 @@ class Executor:
         writer: IndexWriter,
         emit: Emit,
         stamp: str,
-        suppress: Suppress | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> None:
         self.conduit_id = conduit_id
@@ -120,7 +117,6 @@ class Executor:
         self.limiter = transfer.BandwidthLimiter(bwlimit) if bwlimit else None
         self.writer = writer
         self.emit = emit
-        self.suppress = suppress
         self.should_stop = should_stop or (lambda: False)
         self.removers = {
             name: transfer.Remover(side.root, deletes, stamp) for name, side in sides.items()
@@ -134,10 +130,6 @@ class Executor:
         side, src_side = self.sides[a.side], self.sides[other(a.side)]
         return side, src_side, side.abs_path(a.path, src_side)
 
-    def _quiet(self, side: Side, keys: Iterable[str]) -> None:
-        if self.suppress is not None:
-            self.suppress(side.location_id, [side.full_key(k) for k in keys])
-
     def _fail(self, a: Action, e: BaseException) -> None:
         msg = (
             str(e)
@@ -147,8 +139,9 @@ class Executor:
         self.result.errors.append({"path": a.path, "message": msg, "action": a.op})
         self.emit(ItemFinished(self.conduit_id, a.op, a.path, False, msg))
 
-    def _landed(self, a: Action, side: Side, disk_path: str | None,
-                exact: Item | None = None) -> None:
+    def _landed(
+        self, a: Action, side: Side, disk_path: str | None, exact: Item | None = None
+    ) -> None:
         """The action committed: base, index entry, events. `exact` is the item as it now
         is on disk when the caller knows it (a copy), which saves a stat per file."""
         self.writer.set_base(a.path, a.base)
@@ -206,7 +199,6 @@ class Executor:
 
     def _mkdir(self, a: Action) -> None:
         side, _, dst = self._dst(a)
-        self._quiet(side, [a.path])
         assert a.item is not None
         transfer.make_dir(dst, a.item.mode, a.expect, self.removers[a.side])
         self._landed(a, side, dst)
@@ -215,7 +207,6 @@ class Executor:
         side, src_side, dst = self._dst(a)
         assert a.from_path is not None and a.expect is not None
         src = side.abs_path(a.from_path)
-        self._quiet(side, [a.path, a.from_path])
         transfer.move_item(src, dst, a.expect)
         self.writer.set_entry(side, a.from_path, None)
         self.writer.set_base(a.from_path, None)
@@ -225,7 +216,6 @@ class Executor:
     def _touch(self, a: Action) -> None:
         side, _, dst = self._dst(a)
         assert a.item is not None
-        self._quiet(side, [a.path])
         transfer.set_mtime(dst, a.item, a.expect)
         self.result.touched += 1
         self._landed(a, side, dst)
@@ -233,14 +223,12 @@ class Executor:
     def _delete(self, a: Action) -> None:
         side, _, dst = self._dst(a)
         assert a.expect is not None
-        self._quiet(side, [a.path])
         self.removers[a.side].delete(dst, a.expect)
         self.result.deleted += 1
         self._landed(a, side, None)
 
     def _rmdir(self, a: Action) -> None:
         side, _, dst = self._dst(a)
-        self._quiet(side, [a.path])
         self.removers[a.side].rmdir(dst)
         self.result.deleted += 1
         self._landed(a, side, None)
@@ -250,7 +238,6 @@ class Executor:
         """Symlinks, and files that replace something of another kind."""
         side, src_side, dst = self._dst(a)
         assert a.item is not None
-        self._quiet(side, [a.path])
         if a.item.kind == "symlink":
             assert a.item.link is not None
             transfer.copy_symlink(
@@ -300,9 +287,7 @@ class Executor:
             for chunk in _chunks(simple):
                 if self.should_stop():
                     break
-                staging = [
-                    (part, pool.submit(self._stage_many, part)) for part in _parts(chunk)
-                ]
+                staging = [(part, pool.submit(self._stage_many, part)) for part in _parts(chunk)]
                 if pending is not None:
                     self._commit_chunk(pending, pool)
                 pending = staging
@@ -392,11 +377,6 @@ class Executor:
             return
         # That flush also made the previous chunk's renames durable (same file system).
         self._land_unlanded(synced)
-        by_side: dict[str, list[str]] = {}
-        for a, _ in staged:
-            by_side.setdefault(a.side, []).append(a.path)
-        for name, keys in by_side.items():
-            self._quiet(self.sides[name], keys)
         # New files are renamed in by the copy threads (the kernel work runs in parallel);
         # replacing an existing file goes through the Remover, here, one at a time.
         fresh = [(a, s) for a, s in staged if a.expect is None]

@@ -33,7 +33,7 @@ from .events import (
     RunStarted,
     ignore_events,
 )
-from .executor import ExecResult, Executor, Suppress
+from .executor import ExecResult, Executor
 from .history import get_conflict
 from .locations import get_location, refresh_state, scan, state_problem
 from .paths import is_within
@@ -93,12 +93,10 @@ class FileSyncService:
         lib: Library,
         emit: Emit = ignore_events,
         *,
-        suppress: Suppress | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> None:
         self.lib = lib
         self.emit = emit
-        self.suppress = suppress
         self.should_stop = should_stop
         # Optional: location id -> subtrees to rescan, when a healthy watcher vouches for
         # the rest of the index (set per run by the runtime).
@@ -146,9 +144,14 @@ class FileSyncService:
                 self._refresh(sides, under=c.path)
                 strategy = {"source": "source", "target": "target", "both": "keep-both"}[keep]
                 plan = plan_conflict_resolution(
-                    c.path, strategy, sides[SOURCE].snapshot, sides[TARGET].snapshot,
-                    load_base(self.lib, conduit.id), ignore=IgnoreRules(conduit.ignore),
-                    now=datetime.now(), hostname=socket.gethostname(),
+                    c.path,
+                    strategy,
+                    sides[SOURCE].snapshot,
+                    sides[TARGET].snapshot,
+                    load_base(self.lib, conduit.id),
+                    ignore=IgnoreRules(conduit.ignore),
+                    now=datetime.now(),
+                    hostname=socket.gethostname(),
                 )
                 self._execute(conduit, sides, plan, report)
                 if not report.errors:
@@ -203,8 +206,10 @@ class FileSyncService:
             if under is not None:
                 subtrees = [side.full_key(under)]
             elif touched is not None and touched[side.name] is not None:
-                subtrees = [side.full_key(k) if k else (side.prefix or None)
-                            for k in touched[side.name] or []]
+                subtrees = [
+                    side.full_key(k) if k else (side.prefix or None)
+                    for k in touched[side.name] or []
+                ]
             elif self.trusted_dirty is not None and side.location_id in self.trusted_dirty:
                 subtrees = [
                     s
@@ -242,9 +247,15 @@ class FileSyncService:
         that shape a plan) and the one stored by its last clean run."""
         settings = "\x1f".join(
             str(x)
-            for x in (conduit.mode, conduit.conflict, conduit.ignore, conduit.source_prefix,
-                      conduit.target_prefix, conduit.source_location_id,
-                      conduit.target_location_id)
+            for x in (
+                conduit.mode,
+                conduit.conflict,
+                conduit.ignore,
+                conduit.source_prefix,
+                conduit.target_prefix,
+                conduit.source_location_id,
+                conduit.target_location_id,
+            )
         )
         digest = hashlib.blake2b(settings.encode(), digest_size=8).hexdigest()
         with self.lib.engine.connect() as conn:
@@ -254,8 +265,7 @@ class FileSyncService:
                     " (SELECT changes FROM locations WHERE id = :t), base_changes, clean_token"
                     " FROM conduits WHERE id = :c"
                 ),
-                {"s": conduit.source_location_id, "t": conduit.target_location_id,
-                 "c": conduit.id},
+                {"s": conduit.source_location_id, "t": conduit.target_location_id, "c": conduit.id},
             ).one()
         return f"{row[0]}:{row[1]}:{row[2]}:{digest}", row[3]
 
@@ -344,8 +354,10 @@ class FileSyncService:
                     f"verification found {len(again.actions)} item(s) still differing; "
                     "they changed during the run and will be synced next time"
                 )
-            elif not plan.pending_conflicts and not again.pending_conflicts and not (
-                again.base_updates
+            elif (
+                not plan.pending_conflicts
+                and not again.pending_conflicts
+                and not (again.base_updates)
             ):
                 self._clean = token
         else:
@@ -354,9 +366,7 @@ class FileSyncService:
                 self._clean = token
         self._prune(conduit, sides)
 
-    def _verify(
-        self, conduit: ConduitInfo, sides: dict[str, Side], plan: Plan
-    ) -> tuple[Plan, str]:
+    def _verify(self, conduit: ConduitInfo, sides: dict[str, Side], plan: Plan) -> tuple[Plan, str]:
         """Rescan what the run touched and plan again (SPEC 3.1 step 6).
 
         When that rescan changed nothing in the index (the change counters did not move:
@@ -376,8 +386,13 @@ class FileSyncService:
             base = load_base_keys(self.lib, conduit.id, keys)
             return (
                 make_plan(
-                    conduit.mode, src, dst, base, strategy=conduit.conflict,
-                    ignore=IgnoreRules(conduit.ignore), now=datetime.now(),
+                    conduit.mode,
+                    src,
+                    dst,
+                    base,
+                    strategy=conduit.conflict,
+                    ignore=IgnoreRules(conduit.ignore),
+                    now=datetime.now(),
                     hostname=socket.gethostname(),
                 ),
                 token,
@@ -409,7 +424,6 @@ class FileSyncService:
             writer,
             self.emit,
             stamp,
-            self.suppress,
             self.should_stop,
         ).run(plan)
         report.copied += result.copied

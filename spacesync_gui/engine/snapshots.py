@@ -6,6 +6,7 @@ SELECT and written with executemany, never as ORM objects.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sqlite3
@@ -14,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
 from . import models
 from .db import Library
@@ -41,6 +42,11 @@ class Side:
     def endpoint(self) -> Path:
         return self.root / self.prefix if self.prefix else self.root
 
+    @functools.cached_property
+    def _endpoint_str(self) -> str:
+        # abs_path runs several times per file: build the endpoint string once.
+        return str(self.endpoint)
+
     def full_key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
 
@@ -56,7 +62,7 @@ class Side:
         Plain strings: this runs several times per file of a run.
         """
         rel = self._disk_rel(key, other)
-        return f"{self.endpoint}/{key if rel is None else rel}"
+        return f"{self._endpoint_str}/{key if rel is None else rel}"
 
     def raw(self, key: str, other: Side | None = None) -> bytes | None:
         """The `Entry.raw` of `key` on this side (None when the name on disk is the key)."""
@@ -164,7 +170,11 @@ class IndexWriter:
         self._maybe_flush()
 
     def set_entry(
-        self, side: Side, key: str, item: Item | None, disk_path: str | None = None,
+        self,
+        side: Side,
+        key: str,
+        item: Item | None,
+        disk_path: str | None = None,
         raw: bytes | None = None,
     ) -> None:
         """Record what `side` now holds at `key` (None: nothing). With `disk_path`, the
@@ -173,7 +183,9 @@ class IndexWriter:
             try:
                 st = os.lstat(disk_path)
                 item = item._replace(
-                    mtime_ns=st.st_mtime_ns, inode=st.st_ino, mode=st.st_mode & 0o7777,
+                    mtime_ns=st.st_mtime_ns,
+                    inode=st.st_ino,
+                    mode=st.st_mode & 0o7777,
                     size=st.st_size if item.kind == models.FILE else 0,
                 )
             except OSError:
@@ -312,11 +324,3 @@ def _write_entries(
     ]
     if rows:
         _bulk(db, _ENTRY_UPSERT, 11, rows)
-
-
-def drop_base(lib: Library, conduit_id: int, keys: Iterable[str]) -> None:
-    with lib.engine.begin() as conn:
-        conn.execute(
-            text("DELETE FROM base_entries WHERE conduit_id = :c AND path = :p"),
-            [{"c": conduit_id, "p": k} for k in keys],
-        )
