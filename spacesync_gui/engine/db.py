@@ -24,7 +24,7 @@ from .errors import CorruptLibrary, LibraryError
 from .models import Base
 
 DB_NAME = "library.sqlite"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _migrate_1_to_2(conn: Connection) -> None:
@@ -48,13 +48,15 @@ def _differs(cols: tuple[str, ...]) -> str:
     return " OR ".join(f"old.{c} IS NOT new.{c}" for c in cols)
 
 
-CHANGE_TRIGGERS = {
+_ENTRY_CHANGED = f"{_differs(_ENTRY_COLS)} OR (new.kind != 'dir' AND ({_differs(_FILE_COLS)}))"
+
+# Schema 3's triggers, frozen: the 2 -> 3 migration creates exactly these.
+_V3_TRIGGERS = {
     "trg_entries_ins": "AFTER INSERT ON entries BEGIN UPDATE locations SET changes = "
     "changes + 1 WHERE id = new.location_id; END",
     "trg_entries_del": "AFTER DELETE ON entries BEGIN UPDATE locations SET changes = "
     "changes + 1 WHERE id = old.location_id; END",
-    "trg_entries_upd": f"AFTER UPDATE ON entries WHEN {_differs(_ENTRY_COLS)} OR "
-    f"(new.kind != 'dir' AND ({_differs(_FILE_COLS)})) BEGIN "
+    "trg_entries_upd": f"AFTER UPDATE ON entries WHEN {_ENTRY_CHANGED} BEGIN "
     "UPDATE locations SET changes = changes + 1 WHERE id IN (old.location_id, "
     "new.location_id); END",
     "trg_base_ins": "AFTER INSERT ON base_entries BEGIN UPDATE conduits SET base_changes = "
@@ -67,9 +69,74 @@ CHANGE_TRIGGERS = {
 }
 
 
-def create_triggers(conn: Connection) -> None:
-    for name, body in CHANGE_TRIGGERS.items():
+# Schema 4: the entry triggers also keep the location's file and byte totals, and any
+# change of an entry clears the digest of the folder holding it (the indexer's proof that
+# a folder's entries match its listing; see indexer.py), whoever made the change.
+def _totals(row: str, sign: str) -> str:
+    return (
+        f"files = files {sign} ({row}.kind = 'file'), bytes = bytes {sign} "
+        f"(CASE WHEN {row}.kind = 'file' THEN {row}.size ELSE 0 END)"
+    )
+
+
+def _clear_digest(row: str) -> str:
+    parent = f"substr({row}.path, 1, length(rtrim({row}.path, replace({row}.path, '/', ''))) - 1)"
+    return (
+        f"UPDATE entries SET digest = NULL WHERE location_id = {row}.location_id AND "
+        f"path = {parent} AND kind = 'dir' AND digest IS NOT NULL; "
+        f"UPDATE locations SET root_digest = NULL WHERE id = {row}.location_id AND "
+        f"instr({row}.path, '/') = 0 AND root_digest IS NOT NULL;"
+    )
+
+
+_DIGEST_COLS = (*_ENTRY_COLS, *_FILE_COLS)
+CHANGE_TRIGGERS = {
+    **_V3_TRIGGERS,
+    "trg_entries_ins": "AFTER INSERT ON entries BEGIN UPDATE locations SET changes = "
+    f"changes + 1, {_totals('new', '+')} WHERE id = new.location_id; END",
+    "trg_entries_del": "AFTER DELETE ON entries BEGIN UPDATE locations SET changes = "
+    f"changes + 1, {_totals('old', '-')} WHERE id = old.location_id; END",
+    "trg_entries_upd": f"AFTER UPDATE ON entries WHEN {_ENTRY_CHANGED} BEGIN "
+    f"UPDATE locations SET changes = changes + 1, {_totals('old', '-')} "
+    f"WHERE id = old.location_id; UPDATE locations SET {_totals('new', '+')} "
+    "WHERE id = new.location_id; END",
+}
+def _cut_below(row: str) -> str:
+    return (
+        f"DELETE FROM entries WHERE location_id = {row}.location_id AND "
+        f"path >= {row}.path || '/' AND path < {row}.path || '0';"
+    )
+
+
+# Nothing can be stored below a key that is not a folder: whoever deletes a folder's entry
+# or turns it into a file deletes what was below it too (the indexer counts these itself).
+CASCADE_TRIGGERS = {
+    "trg_entries_cut_del": f"AFTER DELETE ON entries WHEN old.kind = 'dir' BEGIN "
+    f"{_cut_below('old')} END",
+    "trg_entries_cut_upd": f"AFTER UPDATE ON entries WHEN old.kind = 'dir' AND "
+    f"new.kind != 'dir' BEGIN {_cut_below('new')} END",
+}
+DIGEST_TRIGGERS = {
+    "trg_entries_digest_ins": f"AFTER INSERT ON entries BEGIN {_clear_digest('new')} END",
+    "trg_entries_digest_del": f"AFTER DELETE ON entries BEGIN {_clear_digest('old')} END",
+    "trg_entries_digest_upd": f"AFTER UPDATE ON entries WHEN {_differs(_DIGEST_COLS)} "
+    f"BEGIN {_clear_digest('old')} {_clear_digest('new')} END",
+}
+# Folders by location, with their digests: what a rescan loads instead of every entry.
+DIR_INDEX = (
+    "CREATE INDEX IF NOT EXISTS ix_entries_dirs ON entries (location_id, path, digest) "
+    "WHERE kind = 'dir'"
+)
+
+
+def _create_triggers(conn: Connection, triggers: dict[str, str]) -> None:
+    for name, body in triggers.items():
         conn.execute(text(f"CREATE TRIGGER IF NOT EXISTS {name} {body}"))
+
+
+def create_triggers(conn: Connection) -> None:
+    _create_triggers(conn, {**CHANGE_TRIGGERS, **CASCADE_TRIGGERS, **DIGEST_TRIGGERS})
+    conn.execute(text(DIR_INDEX))
 
 
 def _migrate_2_to_3(conn: Connection) -> None:
@@ -77,11 +144,32 @@ def _migrate_2_to_3(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE locations ADD COLUMN changes INTEGER NOT NULL DEFAULT 0"))
     conn.execute(text("ALTER TABLE conduits ADD COLUMN base_changes INTEGER NOT NULL DEFAULT 0"))
     conn.execute(text("ALTER TABLE conduits ADD COLUMN clean_token TEXT"))
+    _create_triggers(conn, _V3_TRIGGERS)
+
+
+def _migrate_3_to_4(conn: Connection) -> None:
+    # Folder digests (fast no-op rescans); totals and orphan deletes kept by triggers.
+    conn.execute(text("ALTER TABLE entries ADD COLUMN digest VARCHAR(32)"))
+    conn.execute(text("ALTER TABLE locations ADD COLUMN root_digest VARCHAR(32)"))
+    for name in ("trg_entries_ins", "trg_entries_del", "trg_entries_upd"):
+        conn.execute(text(f"DROP TRIGGER {name}"))
     create_triggers(conn)
+    conn.execute(
+        text(
+            "UPDATE locations SET files = (SELECT count(*) FROM entries e WHERE "
+            "e.location_id = locations.id AND e.kind = 'file'), bytes = (SELECT "
+            "coalesce(sum(size), 0) FROM entries e WHERE e.location_id = locations.id "
+            "AND e.kind = 'file')"
+        )
+    )
 
 
 # MIGRATIONS[n] turns a version-n database into version n+1.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _migrate_1_to_2, 2: _migrate_2_to_3}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    1: _migrate_1_to_2,
+    2: _migrate_2_to_3,
+    3: _migrate_3_to_4,
+}
 
 
 def _set_pragmas(dbapi_conn: sqlite3.Connection, _record: object) -> None:

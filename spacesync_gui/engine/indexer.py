@@ -1,25 +1,32 @@
 """The indexer: walk a location root (or one subtree of it) and bring its entries up to date.
 
 Design (SPEC section 2):
-- The stored entries of the scanned scope are loaded with one SELECT into a dict
-  key -> tuple; the walk pops what it sees and what is left at the end was deleted. That
-  keeps a no-op rescan at roughly the cost of the directory walk itself.
+- Each folder is listed (names + lstat) and its listing reduced to a digest. A folder
+  whose digest equals the one stored at its last clean scan has entries that match the
+  disk: nothing of it is loaded or compared, which keeps a no-op rescan at about the cost
+  of the directory walk itself. Any write to a child entry by anyone clears the folder's
+  digest (a trigger, `db.DIGEST_TRIGGERS`), so a digest never vouches for entries that
+  changed behind the scanner's back.
+- Any other folder loads its children's entries (one indexed SELECT), the listing pops
+  what it sees, and what is left was deleted (with everything stored below it).
 - A file whose (size, mtime_ns, inode) is unchanged keeps its stored hash unread.
 - Whatever the scan cannot read is recorded as a scan error and *protected*: its old entry
   and everything stored below it are kept, so a permission glitch never turns into a mass
   delete in the next sync.
 - Writes are Core statements in batches, each its own short transaction, so other
   processes are never blocked for long and a stopped or crashed scan leaves every row
-  individually true. Deletes are applied only after a complete walk.
+  individually true. Deletes and digests are applied only after a complete walk.
+- Location totals (files, bytes) are kept by triggers, whoever writes the entries.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import pickle
 import stat
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, cast
@@ -43,8 +50,8 @@ from . import models
 from .db import Library
 from .errors import NotFound, SpaceSyncError, UserError
 from .events import Emit, ScanProgress, ignore_events
-from .paths import key_for, raw_for, subtree_bounds
-from .rules import IgnoreRules, builtin_ignored
+from .paths import TMP_PREFIX, key_for, raw_for, subtree_bounds
+from .rules import BUILTIN_NAMES, IgnoreRules, builtin_ignored
 
 CHUNK_SIZE = 1 << 20  # hashing read size: large enough that syscalls never dominate
 WRITE_BATCH = 4000  # rows per write transaction
@@ -71,11 +78,10 @@ _FILE, _DIR, _SYMLINK = models.FILE, models.DIR, models.SYMLINK
 _O_BINARY = getattr(os, "O_BINARY", 0)
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | _O_BINARY
 
-# A stored entry as loaded: (path, mtime_ns, size, inode, tag, raw). Converting columns is
-# most of the cost of loading 100k rows, so the row is narrow: SQLite folds kind, mode and
-# "the name bytes differ" into one integer `tag`, which one compare checks. The hash is not
-# needed to decide (an unchanged file keeps the stored one untouched); symlink targets are
-# loaded apart (see `_load_links`).
+# A stored entry as loaded: (path, mtime_ns, size, inode, tag, raw, link). The row is
+# narrow: SQLite folds kind, mode and "the name bytes differ" into one integer `tag`, which
+# one compare checks. The hash is not needed to decide (an unchanged file keeps the stored
+# one untouched).
 _KIND_BITS = {_FILE: 0, _DIR: 1 << 12, _SYMLINK: 2 << 12}  # above the 12 permission bits
 _KIND_MASK = 3 << 12
 _RAW_BIT = 1 << 14
@@ -84,9 +90,15 @@ _TAG_SQL = (
     + "".join(f" WHEN '{kind}' THEN {bits}" for kind, bits in _KIND_BITS.items())
     + f" ELSE {_KIND_MASK} END + CASE WHEN raw IS NULL THEN 0 ELSE {_RAW_BIT} END"
 )
-_STORED_COLS = f"path, mtime_ns, size, inode, {_TAG_SQL}, raw"
-_PATH, _MTIME, _SIZE, _INODE, _TAG, _RAW = range(6)
+_STORED_COLS = f"path, mtime_ns, size, inode, {_TAG_SQL}, raw, link"
+_PATH, _MTIME, _SIZE, _INODE, _TAG, _RAW, _LINK = range(7)
 Stored = tuple[Any, ...]
+# First characters of the names `builtin_ignored` can match: most names skip the call.
+_MAYBE_IGNORED = frozenset(n[0] for n in (*BUILTIN_NAMES, "~$", TMP_PREFIX, ".~lock."))
+# A listed item: its DirEntry and its lstat, or the error lstat raised.
+_Listed = tuple[os.DirEntry[str], "os.stat_result | OSError"]
+# Part of every folder digest: a new digest recipe, or other ignore rules, change them all.
+_DIGEST_RECIPE = b"spacesync folder digest 1\0"
 # A folder waiting to be listed: (absolute path, key, disk-relative path, disk != key).
 _Pending = tuple[str, str, str, bool]
 
@@ -155,6 +167,10 @@ def _is_file(old: Stored | None) -> bool:
     return old is not None and old[_TAG] & _KIND_MASK == _KIND_BITS[_FILE]
 
 
+def _is_dir(old: Stored) -> bool:
+    return old[_TAG] & _KIND_MASK == _KIND_BITS[_DIR]
+
+
 def _link_text(target: str) -> str:
     """A symlink target as storable text: undecodable bytes are spelled `\\xNN`."""
     try:
@@ -207,6 +223,8 @@ class _Writer:
         self.rows: list[dict[str, Any]] = []  # whole entries
         self.touches: list[dict[str, Any]] = []  # stat data only: the hash stays
         self.deletes: list[dict[str, Any]] = []
+        self.cuts: list[str] = []  # keys whose stored descendants go
+        self.cut_rows = 0  # entries the cuts deleted
         e = _ENTRIES.c
         where = (e.location_id == bindparam("b_loc"), e.path == bindparam("b_path"))
         self.touch_stmt = (
@@ -259,11 +277,19 @@ class _Writer:
         self.deletes.append({"b_loc": self.location_id, "b_path": key})
         self.check()
 
+    def cut(self, key: str) -> None:
+        """Delete what is stored below `key` (counted: a trigger would do it uncounted)."""
+        self.cuts.append(key)
+        self.check()
+
     def check(self) -> None:
         if len(self.rows) + len(self.touches) + len(self.deletes) >= WRITE_BATCH:
             self.flush()
 
     def flush(self, commit: bool = True) -> None:
+        for key in self.cuts:
+            self.cut_rows += self.delete_below(key)
+        self.cuts = []
         for stmt, batch in (
             (self.upsert, self.rows),
             (self.touch_stmt, self.touches),
@@ -274,6 +300,37 @@ class _Writer:
         self.rows, self.touches, self.deletes = [], [], []
         if commit:
             self.conn.commit()
+
+    def delete_below(self, key: str) -> int:
+        """Delete every entry strictly below `key`; returns how many there were."""
+        lo, hi = subtree_bounds(key)
+        e = _ENTRIES.c
+        below = (e.location_id == self.location_id, e.path >= lo, e.path < hi)
+        # Counted first: rows that triggers delete (below a deleted folder) are not in
+        # the statement's rowcount.
+        n = self.conn.execute(select(func.count()).select_from(_ENTRIES).where(*below)).scalar()
+        if n:
+            self.conn.execute(delete(_ENTRIES).where(*below))
+        return n or 0
+
+    def set_digests(self, digests: list[tuple[str, str]]) -> None:
+        """Last of a scan's writes: each entry write clears its folder's digest (trigger)."""
+        rows = [{"b_loc": self.location_id, "b_path": k, "b_digest": d} for k, d in digests if k]
+        if rows:
+            e = _ENTRIES.c
+            self.conn.execute(
+                update(_ENTRIES)
+                .where(e.location_id == bindparam("b_loc"), e.path == bindparam("b_path"))
+                .values(digest=bindparam("b_digest")),
+                rows,
+            )
+        for key, digest in digests:
+            if not key:
+                self.conn.execute(
+                    update(_LOCATIONS)
+                    .where(_LOCATIONS.c.id == self.location_id)
+                    .values(root_digest=digest)
+                )
 
 
 class _Scanner:
@@ -288,6 +345,7 @@ class _Scanner:
         emit: Emit,
         should_stop: Callable[[], bool] | None,
     ) -> None:
+        self.conn = conn
         self.location_id = location_id
         self.root = root
         self.user_rules = rules if rules else None  # None: skip pathspec entirely
@@ -295,22 +353,24 @@ class _Scanner:
         self.should_stop = should_stop
         self.writer = _Writer(conn, location_id)
         self.result = ScanResult()
-        self.stored: dict[str, Stored] = {}
-        self.links: dict[str, str | None] = {}  # stored symlink targets of the scope
+        self.stored: dict[str, Stored] = {}  # stored children of the folder being compared
+        self.digests: dict[str, str] = {}  # folder key -> digest of its last clean scan
+        self.new_digests: list[tuple[str, str]] = []  # applied after a complete walk
+        self.leftovers: list[Stored] = []  # stored, not seen: deleted after a complete walk
+        self.gone_subtree: str | None = None  # a subtree scan's vanished item
+        self.clean = True  # the folder being compared had no error and nothing unseen
+        self.seed = _DIGEST_RECIPE + repr(rules.patterns).encode()
         self.protected: set[str] = set()  # keys whose stored entry and subtree are kept
         self.normalised: set[str] = set()  # keys made from names unlike their key (twin check)
         self.stack: list[_Pending] = []
         self.stopped = False
         self._last_emit = time.monotonic()
-        # Location totals = files seen + these adjustments (seen but not indexed as seen,
-        # old entries kept), so a full scan needs no aggregate query afterwards.
-        self.files_adjust = 0
-        self.bytes_adjust = 0
 
     # -- bookkeeping -------------------------------------------------------------------
 
     def fail(self, key: str, reason: str, protect: bool = True) -> None:
         self.result.errors.append((key, reason))
+        self.clean = False
         if protect:
             self.protected.add(key)
 
@@ -352,6 +412,8 @@ class _Scanner:
             self.result.added += 1
         else:
             self.result.modified += 1
+            if kind != _DIR and _is_dir(old):
+                self.writer.cut(key)  # a folder no more: what was below it is gone
 
     def touch(self, key: str, raw: bytes | None, st: os.stat_result) -> None:
         self.writer.touch(key, raw, st)
@@ -359,25 +421,14 @@ class _Scanner:
 
     def forget(self, old: Stored | None) -> None:
         """The item vanished between listing and reading: its entry goes."""
+        self.clean = False
         if old is not None:
             self.writer.delete(old[_PATH])
             self.result.deleted += 1
 
-    def unseen_file(self, st: os.stat_result, old: Stored | None) -> None:
-        """A file was counted as seen but its new state is not indexed; `old` stays."""
-        self.files_adjust -= 1
-        self.bytes_adjust -= st.st_size
-        self.keep(old)
-
-    def keep(self, old: Stored | None) -> None:
-        if old is not None and _is_file(old):
-            self.files_adjust += 1
-            self.bytes_adjust += old[_SIZE]
-
-    def totals(self) -> tuple[int, int]:
-        """(files, bytes) of the location's index after a complete full scan."""
-        r = self.result
-        return r.files_seen + self.files_adjust, r.bytes_seen + self.bytes_adjust
+    def unseen(self) -> None:
+        """An item was listed but its new state is not indexed: its old entry stays."""
+        self.clean = False
 
     def is_protected(self, key: str) -> bool:
         protected = self.protected
@@ -399,78 +450,157 @@ class _Scanner:
             self.scan_dir(*stack.pop())
 
     def scan_dir(self, dir_path: str, dir_key: str, dir_disk: str, differs: bool) -> None:
+        listed = self.list_dir(dir_path, dir_key)
+        if listed is None:
+            return  # stopped
+        listing, whole = listed
+        prefix = dir_key + "/" if dir_key else ""
+        disk_prefix = dir_disk + "/" if dir_disk else ""
+        digest = self.digest(listing) if whole else None
+        stored_digest = self.digests.get(dir_key)
+        if digest is not None and digest == stored_digest:
+            self.walk_known(listing, prefix, disk_prefix, differs)
+            return
+        self.stored = _load_children(self.conn, self.location_id, dir_key)
+        self.clean = whole
+        if not self.compare(listing, prefix, disk_prefix, differs):
+            return  # stopped half-way: nothing of this folder is deleted or vouched for
+        self.leftovers.extend(self.stored.values())
+        self.stored = {}
+        if self.clean and digest is not None and digest != stored_digest:
+            self.new_digests.append((dir_key, digest))
+
+    def list_dir(self, dir_path: str, dir_key: str) -> tuple[list[_Listed], bool] | None:
+        """The folder's items (built-in ignores left out) with their lstat, and whether the
+        listing is whole (no item vanished or failed, no error part-way); None if stopped."""
         try:
             it = os.scandir(dir_path)
         except (FileNotFoundError, NotADirectoryError):
-            return  # gone since its parent was listed: what was below it is deleted
+            return [], False  # gone since its parent was listed: what was below it is deleted
         except OSError as e:
             self.fail(dir_key, f"cannot list folder: {_reason(e)}")
-            return
-        prefix = dir_key + "/" if dir_key else ""
-        disk_prefix = dir_disk + "/" if dir_disk else ""
-        # This loop runs once per item of the tree: locals, no calls on the common path.
+            return [], False
+        listing: list[_Listed] = []
+        append = listing.append
+        whole = True
+        n = 0
+        with it:
+            try:
+                for de in it:
+                    n += 1
+                    if n % CHECK_EVERY == 0 and self.tick():
+                        return None
+                    if de.name[0] in _MAYBE_IGNORED and builtin_ignored(de.name):
+                        continue
+                    try:
+                        append((de, de.stat(follow_symlinks=False)))
+                    except FileNotFoundError:
+                        whole = False  # vanished since listed: its stored entry (if any) goes
+                    except OSError as e:
+                        append((de, e))
+                        whole = False
+            except OSError as e:
+                # The listing broke off half-way: what was not listed must not look deleted.
+                self.fail(dir_key, f"cannot list folder: {_reason(e)}")
+                return listing, False
+        return listing, whole
+
+    def digest(self, listing: list[_Listed]) -> str:
+        """What a folder's listing says about its children: names and stat data."""
+        parts = [
+            (de.name, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ino)  # type: ignore[union-attr]
+            for de, st in listing
+        ]
+        # pickle: a faithful byte form of names (surrogates included) and ints, fast.
+        return xxhash.xxh3_128_hexdigest(self.seed + pickle.dumps(parts, 5))
+
+    def walk_known(
+        self, listing: list[_Listed], prefix: str, disk_prefix: str, differs: bool
+    ) -> None:
+        """A folder whose digest matches: its entries are right; count, and go deeper."""
+        rules = self.user_rules
+        seen = seen_bytes = 0
+        for de, st in listing:
+            fmt = st.st_mode & _S_IFMT  # type: ignore[union-attr]
+            if fmt == _S_IFREG:
+                if rules is None or not rules.user_ignored(self.key_of(de, prefix, differs)):
+                    seen += 1
+                    seen_bytes += st.st_size  # type: ignore[union-attr]
+            elif fmt == _S_IFDIR:
+                key = self.key_of(de, prefix, differs)
+                if rules is not None and rules.user_ignored(key, True):
+                    continue
+                disk_rel = disk_prefix + de.name
+                child_differs = differs or raw_for(disk_rel, key) is not None
+                self.stack.append((de.path, key, disk_rel, child_differs))
+        self.result.files_seen += seen
+        self.result.bytes_seen += seen_bytes
+
+    @staticmethod
+    def key_of(de: os.DirEntry[str], prefix: str, differs: bool) -> str:
+        name = de.name
+        return prefix + (key_for(name) if differs or not name.isascii() else name)
+
+    def compare(self, listing: list[_Listed], prefix: str, disk_prefix: str, differs: bool) -> bool:
+        """Bring the entries of a folder's listed items up to date; False if stopped."""
+        # This loop runs once per item of a changed folder (every item, on a first index):
+        # locals, no calls on the common path.
         visit = self.visit
         stored_pop = self.stored.pop
         plain = self.user_rules is None
         r = self.result
         n = seen = seen_bytes = 0  # plain files seen, added to `r` at each check point
-        with it:
-            try:
-                for de in it:
-                    n += 1
-                    if n % CHECK_EVERY == 0:
-                        r.files_seen += seen
-                        r.bytes_seen += seen_bytes
-                        seen = seen_bytes = 0
-                        if self.tick():
-                            return
-                    name = de.name
-                    if builtin_ignored(name):
-                        continue
-                    if differs or not name.isascii():
-                        self.visit_odd(de, prefix, disk_prefix + name, differs)
-                        continue
-                    key = prefix + name
-                    try:
-                        st = de.stat(follow_symlinks=False)
-                    except FileNotFoundError:
-                        continue  # vanished since listed: its stored entry (if any) goes
-                    except OSError as e:
-                        self.fail(key, f"cannot read: {_reason(e)}")
-                        continue
-                    if not (plain and st.st_mode & _S_IFMT == _S_IFREG):
-                        visit(de.path, key, None, st, disk_prefix + name, False)
-                        continue
-                    # visit_file() inlined for the most common item: a plain file.
-                    size = st.st_size
-                    seen += 1
-                    seen_bytes += size
-                    old = stored_pop(key, None)
-                    if (
-                        old is None
-                        or old[_MTIME] != st.st_mtime_ns
-                        or old[_SIZE] != size
-                        or old[_INODE] != st.st_ino
-                        or old[_TAG] != st.st_mode & 0o7777  # a file, same mode, no raw
-                    ):
-                        self.file_changed(de.path, key, None, st, old)
-            except OSError as e:
-                # The listing broke off half-way: what was not listed must not look deleted.
-                self.fail(dir_key, f"cannot list folder: {_reason(e)}")
-            finally:
-                r.files_seen += seen
-                r.bytes_seen += seen_bytes
+        try:
+            for de, st in listing:
+                n += 1
+                if n % CHECK_EVERY == 0:
+                    r.files_seen += seen
+                    r.bytes_seen += seen_bytes
+                    seen = seen_bytes = 0
+                    if self.tick():
+                        return False
+                name = de.name
+                if differs or not name.isascii():
+                    self.visit_odd(de, st, prefix, disk_prefix + name, differs)
+                    continue
+                key = prefix + name
+                if isinstance(st, OSError):
+                    self.fail(key, f"cannot read: {_reason(st)}")
+                    continue
+                if not (plain and st.st_mode & _S_IFMT == _S_IFREG):
+                    visit(de.path, key, None, st, disk_prefix + name, False)
+                    continue
+                # visit_file() inlined for the most common item: a plain file.
+                size = st.st_size
+                seen += 1
+                seen_bytes += size
+                old = stored_pop(key, None)
+                if (
+                    old is None
+                    or old[_MTIME] != st.st_mtime_ns
+                    or old[_SIZE] != size
+                    or old[_INODE] != st.st_ino
+                    or old[_TAG] != st.st_mode & 0o7777  # a file, same mode, no raw
+                ):
+                    self.file_changed(de.path, key, None, st, old)
+        finally:
+            r.files_seen += seen
+            r.bytes_seen += seen_bytes
+        return not self.stopped
 
-    def visit_odd(self, de: os.DirEntry[str], prefix: str, disk_rel: str, differs: bool) -> None:
+    def visit_odd(
+        self,
+        de: os.DirEntry[str],
+        st: os.stat_result | OSError,
+        prefix: str,
+        disk_rel: str,
+        differs: bool,
+    ) -> None:
         """A name that is not plain ASCII (or below such a folder): its key may differ."""
         kname = key_for(de.name)
         key = prefix + kname
-        try:
-            st = de.stat(follow_symlinks=False)
-        except FileNotFoundError:
-            return
-        except OSError as e:
-            self.fail(key, f"cannot read: {_reason(e)}")
+        if isinstance(st, OSError):
+            self.fail(key, f"cannot read: {_reason(st)}")
             return
         if kname != de.name and self.collides(de.path, kname, key, st):
             self.fail(key, _twin_message(de.name), protect=False)
@@ -557,11 +687,10 @@ class _Scanner:
         try:
             fd = os.open(path, _OPEN_FLAGS)
         except FileNotFoundError:
-            self.unseen_file(st, None)
             self.forget(old)
             return
         except OSError as e:
-            self.unseen_file(st, old)
+            self.unseen()
             self.fail(key, f"cannot read file: {_reason(e)}")
             return
         r = self.result
@@ -577,10 +706,10 @@ class _Scanner:
             digest, nread = _hash_fd(fd, st.st_size, on_chunk if big else None)
             after = os.fstat(fd)
         except _Stopped:
-            self.unseen_file(st, old)
+            self.unseen()
             return  # the old entry stays; the next scan hashes this file
         except OSError as e:
-            self.unseen_file(st, old)
+            self.unseen()
             self.fail(key, f"cannot read file: {_reason(e)}")
             return
         finally:
@@ -595,7 +724,7 @@ class _Scanner:
             or not stat.S_ISREG(after.st_mode)
         ):
             # A hash of bytes that no longer match the stat data would be a half-truth.
-            self.unseen_file(st, old)
+            self.unseen()
             self.fail(key, CHANGED_WHILE_READ)
             return
         self.put(key, raw, _FILE, st, digest, None, old)
@@ -610,13 +739,13 @@ class _Scanner:
             self.forget(old)
             return
         except OSError as e:
-            self.keep(old)
+            self.unseen()
             self.fail(key, f"cannot read link: {_reason(e)}")
             return
         if (
             old is not None
             and old[_TAG] == _tag(_SYMLINK, st, raw)
-            and self.links.get(key) == link
+            and old[_LINK] == link
             and old[_SIZE] == st.st_size
             and old[_MTIME] == st.st_mtime_ns
             and old[_INODE] == st.st_ino
@@ -629,17 +758,22 @@ class _Scanner:
 
     def start_subtree(self, key: str) -> None:
         """Visit the subtree item itself (its folder, if it is one, then gets walked)."""
+        self.stored = _load_item(self.conn, self.location_id, key)
         try:
             found = self.resolve(key)
         except _Unreachable as e:
             self.fail(key, str(e))
-            return
+            found = None
         if found is None:
-            return  # gone, ignored, or below a symlink: its stored entries are deleted
-        disk_rel, st = found
-        raw = raw_for(disk_rel, key)
-        path = os.path.join(self.root, disk_rel)
-        self.visit(path, key, raw, st, disk_rel, raw is not None)
+            # Gone, ignored, or below a symlink: its stored entries are deleted.
+            self.gone_subtree = key
+        else:
+            disk_rel, st = found
+            raw = raw_for(disk_rel, key)
+            path = os.path.join(self.root, disk_rel)
+            self.visit(path, key, raw, st, disk_rel, raw is not None)
+        self.leftovers.extend(self.stored.values())
+        self.stored = {}
 
     def resolve(self, key: str) -> tuple[str, os.stat_result] | None:
         """The on-disk relative path and lstat of a key, walking it one name at a time.
@@ -703,13 +837,21 @@ class _Scanner:
 
     # -- the end -----------------------------------------------------------------------
 
-    def apply_deletes(self) -> None:
-        for key, old in self.stored.items():
-            if self.is_protected(key):
-                self.keep(old)
-            else:
-                self.writer.delete(key)
+    def finish(self) -> None:
+        """After a complete walk: delete what is gone, then vouch for the clean folders."""
+        writer = self.writer
+        if self.gone_subtree is not None and not self.is_protected(self.gone_subtree):
+            writer.cut(self.gone_subtree)
+        for old in self.leftovers:
+            key = old[_PATH]
+            if not self.is_protected(key):
+                if _is_dir(old):
+                    writer.cut(key)
+                writer.delete(key)
                 self.result.deleted += 1
+        writer.flush(commit=False)
+        self.result.deleted += writer.cut_rows
+        writer.set_digests(self.new_digests)
 
 
 def _load_location(conn: Connection, location_id: int) -> tuple[str, list[str]]:
@@ -727,45 +869,47 @@ def _load_location(conn: Connection, location_id: int) -> tuple[str, list[str]]:
     return root, list(json.loads(ignore or "[]"))
 
 
-def _select_scope(
-    conn: Connection, columns: str, location_id: int, subtree: str, where: str = ""
-) -> list[tuple[Any, ...]]:
-    """Rows of the scope as plain DBAPI tuples (no result objects: 100k rows add up).
-
-    A subtree is two index searches (the key itself, the range below it). For a full scan
-    of a location holding most of the table, a table scan (rowid order; `+location_id`
-    keeps SQLite off the index) reads each page once, where the index would fetch rows in
-    key order from all over the table.
-    """
+def _dbapi(conn: Connection) -> Any:
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None
-    base = f"SELECT {columns} FROM entries WHERE "
-    if subtree:
-        lo, hi = subtree_bounds(subtree)
-        sql = (
-            f"{base}location_id = ? AND path = ?{where}"
-            f" UNION ALL {base}location_id = ? AND path >= ? AND path < ?{where}"
-        )
-        return dbapi.execute(sql, (location_id, subtree, location_id, lo, hi)).fetchall()
-    n_loc, n_all = dbapi.execute(
-        "SELECT (SELECT count(*) FROM entries WHERE location_id = ?),"
-        " (SELECT coalesce(max(id), 0) FROM entries)",
-        (location_id,),
-    ).fetchone()
-    column = "+location_id" if n_loc * 3 >= n_all else "location_id"
-    return dbapi.execute(f"{base}{column} = ?{where}", (location_id,)).fetchall()
+    return dbapi  # plain DBAPI tuples: no result objects per row
 
 
-def _load_entries(conn: Connection, location_id: int, subtree: str) -> dict[str, Stored]:
-    """The stored entries of the scope, key -> narrow row, in one query."""
-    rows = _select_scope(conn, _STORED_COLS, location_id, subtree)
+def _load_children(conn: Connection, location_id: int, folder: str) -> dict[str, Stored]:
+    """The stored entries directly inside `folder` (the root: ""), key -> narrow row."""
+    base = f"SELECT {_STORED_COLS} FROM entries WHERE location_id = ? AND "
+    if folder:
+        lo, hi = subtree_bounds(folder)
+        sql = base + "path >= ? AND path < ? AND instr(substr(path, ?), '/') = 0"
+        rows = _dbapi(conn).execute(sql, (location_id, lo, hi, len(lo) + 1)).fetchall()
+    else:
+        rows = _dbapi(conn).execute(base + "instr(path, '/') = 0", (location_id,)).fetchall()
     return dict(zip(map(itemgetter(_PATH), rows), rows, strict=True))
 
 
-def _load_links(conn: Connection, location_id: int, subtree: str) -> dict[str, str | None]:
-    """The stored symlink targets of the scope (few rows; filtered inside SQLite)."""
-    where = f" AND kind = '{_SYMLINK}'"
-    return dict(_select_scope(conn, "path, link", location_id, subtree, where))
+def _load_item(conn: Connection, location_id: int, key: str) -> dict[str, Stored]:
+    sql = f"SELECT {_STORED_COLS} FROM entries WHERE location_id = ? AND path = ?"
+    return {row[_PATH]: row for row in _dbapi(conn).execute(sql, (location_id, key))}
+
+
+def _load_digests(conn: Connection, location_id: int, subtree: str) -> dict[str, str]:
+    """Folder digests of the scope (the partial index of folders answers this)."""
+    dbapi = _dbapi(conn)
+    base = (
+        "SELECT path, digest FROM entries INDEXED BY ix_entries_dirs "
+        "WHERE location_id = ? AND kind = 'dir' AND "
+    )
+    if subtree:
+        lo, hi = subtree_bounds(subtree)
+        sql = f"{base}digest IS NOT NULL AND (path = ? OR (path >= ? AND path < ?))"
+        return dict(dbapi.execute(sql, (location_id, subtree, lo, hi)))
+    digests = dict(dbapi.execute(base + "digest IS NOT NULL", (location_id,)))
+    (root,) = dbapi.execute(
+        "SELECT root_digest FROM locations WHERE id = ?", (location_id,)
+    ).fetchone()
+    if root is not None:
+        digests[""] = root
+    return digests
 
 
 def _record_errors(
@@ -796,43 +940,18 @@ def _record_errors(
         )
 
 
-def _file_totals(stored: Iterable[Stored]) -> tuple[int, int]:
-    files = [row[_SIZE] for row in stored if _is_file(row)]
-    return len(files), sum(files)
-
-
-def _update_location(
-    conn: Connection, location_id: int, scanner: _Scanner, subtree: str, before: tuple[int, int]
-) -> None:
-    """Refresh the location's totals, error count and (complete scans) last_scan.
-
-    A complete scan knows its scope's file totals, so a full scan sets them and a subtree
-    scan (the watcher's frequent case) applies its scope's difference; only a stopped scan
-    pays for an aggregate over the whole location.
-    """
-    loc = _LOCATIONS.c
+def _update_location(conn: Connection, location_id: int, complete: bool) -> None:
+    """Refresh the location's error count and (complete scans) last_scan; its file and
+    byte totals are kept by triggers as entries change."""
     values: dict[str, Any] = {
         "scan_errors": select(func.count())
         .select_from(_ERRORS)
         .where(_ERRORS.c.location_id == location_id)
         .scalar_subquery()
     }
-    if scanner.stopped:
-        e = _ENTRIES.c
-        values["files"], values["bytes"] = conn.execute(
-            select(func.count(), func.coalesce(func.sum(e.size), 0)).where(
-                e.location_id == location_id, e.kind == _FILE
-            )
-        ).one()
-    else:
-        files, size = scanner.totals()
-        if subtree:
-            values["files"] = loc.files + (files - before[0])
-            values["bytes"] = loc.bytes + (size - before[1])
-        else:
-            values["files"], values["bytes"] = files, size
+    if complete:
         values["last_scan"] = time.time()
-    conn.execute(update(_LOCATIONS).where(loc.id == location_id).values(**values))
+    conn.execute(update(_LOCATIONS).where(_LOCATIONS.c.id == location_id).values(**values))
 
 
 def scan_location(
@@ -852,9 +971,7 @@ def scan_location(
     with lib.engine.connect() as conn:
         root, patterns = _load_location(conn, location_id)
         scanner = _Scanner(conn, location_id, root, IgnoreRules(patterns), emit, should_stop)
-        scanner.stored = _load_entries(conn, location_id, key)
-        scanner.links = _load_links(conn, location_id, key)
-        before = _file_totals(scanner.stored.values())
+        scanner.digests = _load_digests(conn, location_id, key)
         conn.rollback()  # end the read before the walk: a long-lived reader pins the WAL
         if key:
             scanner.start_subtree(key)
@@ -863,10 +980,10 @@ def scan_location(
         scanner.walk()
         complete = not scanner.stopped
         if complete:
-            scanner.apply_deletes()
+            scanner.finish()
         scanner.writer.flush(commit=False)
         _record_errors(conn, location_id, key, scanner.result.errors, complete)
-        _update_location(conn, location_id, scanner, key, before)
+        _update_location(conn, location_id, complete)
         conn.commit()
     scanner.result.stopped = scanner.stopped
     scanner.emit_progress(True)

@@ -56,7 +56,7 @@ class Location(Base):
     watch: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[float] = mapped_column(Float)
     last_scan: Mapped[float | None] = mapped_column(Float, nullable=True)
-    # Totals refreshed after each scan, so listing needs no aggregate over entries.
+    # Totals kept by triggers on entries (schema 4), so listing needs no aggregate.
     files: Mapped[int] = mapped_column(Integer, default=0)
     bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     scan_errors: Mapped[int] = mapped_column(Integer, default=0)
@@ -64,6 +64,8 @@ class Location(Base):
     # added, removed or changed; a conduit whose counters did not move since its last clean
     # run has nothing to do (schema 3).
     changes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The root folder's digest (see Entry.digest; schema 4).
+    root_digest: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class Entry(Base):
@@ -80,6 +82,10 @@ class Entry(Base):
     hash: Mapped[str | None] = mapped_column(String(32), nullable=True)  # xxh3-128 hex
     link: Mapped[str | None] = mapped_column(Text, nullable=True)  # symlink target
     indexed_at: Mapped[float] = mapped_column(Float)
+    # Folders only: the digest of the folder's listing (names + stat data) at its last clean
+    # scan, cleared by a trigger when any child entry changes; a rescan that lists the same
+    # digest skips comparing the children (schema 4; index ix_entries_dirs in db.py).
+    digest: Mapped[str | None] = mapped_column(String(32), nullable=True)
     __table_args__ = (UniqueConstraint("location_id", "path", name="uq_entries_location_path"),)
 
 

@@ -219,15 +219,24 @@ def _dbapi(conn: Connection):  # noqa: ANN202 - a sqlite3 connection
 
 
 # Plain DBAPI executemany: the run writes one row per item, and SQLAlchemy's per-row
-# parameter processing cost more than SQLite itself. INSERT OR REPLACE replaces the row
-# of the same key (one statement instead of DELETE + INSERT).
-_BASE_UPSERT = (
-    "INSERT OR REPLACE INTO base_entries (conduit_id, path, kind, size, mtime_ns, hash, link)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+# parameter processing cost more than SQLite itself. Upserts, not INSERT OR REPLACE: a
+# replaced row fires no delete trigger, and the triggers keep totals and digests (db.py).
+def _upsert(table: str, key: tuple[str, ...], cols: tuple[str, ...]) -> str:
+    names = (*key, *cols)
+    return (
+        f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+        f" ON CONFLICT({', '.join(key)}) DO UPDATE SET "
+        + ", ".join(f"{c} = excluded.{c}" for c in cols)
+    )
+
+
+_BASE_UPSERT = _upsert(
+    "base_entries", ("conduit_id", "path"), ("kind", "size", "mtime_ns", "hash", "link")
 )
-_ENTRY_UPSERT = (
-    "INSERT OR REPLACE INTO entries (location_id, path, raw, kind, size, mtime_ns, inode,"
-    " mode, hash, link, indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_ENTRY_UPSERT = _upsert(
+    "entries",
+    ("location_id", "path"),
+    ("raw", "kind", "size", "mtime_ns", "inode", "mode", "hash", "link", "indexed_at"),
 )
 
 
@@ -247,12 +256,15 @@ def _bulk(db, sql: str, ncols: int, rows: Sequence[tuple[object, ...]]) -> None:
     if len(rows) < BULK_MIN or not _has_json(db):
         db.executemany(sql, rows)
         return
-    head = sql[: sql.index(" VALUES")]
+    head, values = sql.split(" VALUES ", 1)
+    tail = values[values.index(")") + 1 :]  # the ON CONFLICT clause, if any
     # json_extract (SQLite >= 3.9 with JSON1), not ->> (3.38): older builds still work.
     cols = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(ncols))
     try:
         db.execute(
-            f"{head} SELECT {cols} FROM json_each(?)", (json.dumps(rows, ensure_ascii=False),)
+            # WHERE true: without it SQLite would parse the upsert's ON as a join's.
+            f"{head} SELECT {cols} FROM json_each(?) WHERE true{tail}",
+            (json.dumps(rows, ensure_ascii=False),),
         )
     except sqlite3.OperationalError as e:
         if "json" not in str(e):  # no JSON1 in this SQLite: the plain way

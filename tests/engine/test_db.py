@@ -40,10 +40,15 @@ def test_new_library_uses_wal_foreign_keys_and_current_version(library):
     assert any("entries" in name for name in indexes)
 
 
-def test_v1_fixture_is_migrated_with_a_backup_and_keeps_the_data(tmp_path):
+def _data_dir_with(fixture: Path, tmp_path: Path) -> Path:
     data = tmp_path / "data"
     data.mkdir()
-    shutil.copy(FIXTURE, data / DB_NAME)
+    shutil.copy(fixture, data / DB_NAME)
+    return data
+
+
+def test_v1_fixture_is_migrated_with_a_backup_and_keeps_the_data(tmp_path):
+    data = _data_dir_with(FIXTURE, tmp_path)
     lib = open_library(data)
     try:
         with lib.session() as s:
@@ -115,19 +120,25 @@ def test_unwritable_data_dir_is_one_clear_error(tmp_path):
 FIXTURE_V2 = Path(__file__).parent.parent / "fixtures" / "library-v2.sqlite"
 
 
-def _triggers(db: Path) -> dict[str, str]:
+def _schema_sql(db: Path, kind: str) -> dict[str, str]:
     conn = sqlite3.connect(db)
     try:
         return dict(conn.execute(
-            "SELECT name, sql FROM sqlite_master WHERE type='trigger' ORDER BY name"))
+            "SELECT name, sql FROM sqlite_master WHERE type=? AND sql IS NOT NULL", (kind,)))
     finally:
         conn.close()
 
 
+def _triggers(db: Path) -> dict[str, str]:
+    return _schema_sql(db, "trigger")
+
+
+def _indexes(db: Path) -> dict[str, str]:
+    return _schema_sql(db, "index")
+
+
 def test_v2_fixture_gets_change_counters_that_count(tmp_path):
-    data = tmp_path / "data"
-    data.mkdir()
-    shutil.copy(FIXTURE_V2, data / DB_NAME)
+    data = _data_dir_with(FIXTURE_V2, tmp_path)
     lib = open_library(data)
     try:
         with lib.session() as s:
@@ -159,4 +170,38 @@ def test_migrated_triggers_equal_fresh_ones(tmp_path):
     open_library(fresh).close()
     assert _columns(migrated / DB_NAME) == _columns(fresh / DB_NAME)
     assert _triggers(migrated / DB_NAME) == _triggers(fresh / DB_NAME)
-    assert len(_triggers(fresh / DB_NAME)) == 6
+    assert len(_triggers(fresh / DB_NAME)) == 11
+    assert _indexes(migrated / DB_NAME) == _indexes(fresh / DB_NAME)
+
+
+FIXTURE_V3 = Path(__file__).parent.parent / "fixtures" / "library-v3.sqlite"
+
+
+def test_v3_fixture_gets_folder_digests_and_totals_kept_by_triggers(tmp_path):
+    data = _data_dir_with(FIXTURE_V3, tmp_path)
+    lib = open_library(data)
+    try:
+        with lib.session() as s:
+            loc = s.get(models.Location, 1)
+            # Recomputed from the entries (the v3 file said 2 files, 250 bytes).
+            assert (loc.files, loc.bytes, loc.root_digest) == (2, 300, None)
+            assert s.scalars(select(models.Entry.digest)).all() == [None, None, None]
+            assert s.scalars(select(models.Conduit)).one().keep_versions_days == 30
+        with lib.engine.begin() as conn:
+            conn.execute(text("UPDATE entries SET digest = 'd' WHERE path = 'old'"))
+            conn.execute(text("UPDATE locations SET root_digest = 'r' WHERE id = 1"))
+            conn.execute(text(
+                "INSERT INTO entries (location_id, path, kind, size, mtime_ns, inode, mode, "
+                "indexed_at) VALUES (1, 'old/new.txt', 'file', 50, 1, 1, 420, 0)"))
+        with lib.session() as s:
+            loc = s.get(models.Location, 1)
+            assert (loc.files, loc.bytes, loc.root_digest) == (3, 350, "r")
+            assert s.scalars(select(models.Entry.digest)).all() == [None, None, None, None]
+        with lib.engine.begin() as conn:
+            conn.execute(text("DELETE FROM entries WHERE path = 'a.jpg'"))
+        with lib.session() as s:
+            loc = s.get(models.Location, 1)
+            assert (loc.files, loc.bytes, loc.root_digest) == (2, 250, None)
+    finally:
+        lib.close()
+    assert len(list(data.glob(f"{DB_NAME}.v3-*.bak"))) == 1
