@@ -4,6 +4,10 @@
         the baseline: a bare os.scandir + lstat walk of ROOT
     python bench/inproc.py index --data-dir D ROOT
         import the engine, add ROOT as a location, first scan, then a no-op rescan
+    python bench/inproc.py mirror --data-dir D SRC DST
+        import the engine, add a mirror conduit SRC -> DST (untimed), then time only
+        `FileSyncService(lib).sync(conduit_id)`: the initial mirror without process
+        start-up (it still indexes and hashes SRC, copies, fsyncs and verifies)
     python bench/inproc.py watch --data-dir D SRC DST [--changes 20]
         an instant mirror conduit SRC -> DST synced once, then an EngineRuntime with the
         watcher: the no-op sync with a trusted index (`sync_now`), and the time from a
@@ -78,6 +82,34 @@ def index(root: str, data_dir: str) -> dict[str, object]:
         "first_s": t3 - t2,
         "noop_s": t4 - t3,
         "files": n,
+    }
+
+
+def mirror(src: str, dst: str, data_dir: str) -> dict[str, object]:
+    t0 = time.perf_counter()
+    from pathlib import Path
+
+    from spacesync_gui.engine.conduits import add_conduit
+    from spacesync_gui.engine.db import open_library
+    from spacesync_gui.engine.service import FileSyncService
+
+    t1 = time.perf_counter()
+    lib = open_library(Path(data_dir))
+    c = add_conduit(lib, src, dst, "mirror")
+    svc = FileSyncService(lib)
+    t2 = time.perf_counter()
+    r = svc.sync(c.id)
+    t3 = time.perf_counter()
+    lib.close()
+    return {
+        "import_s": t1 - t0,
+        "add_s": t2 - t1,
+        "sync_s": t3 - t2,
+        "status": r.status,
+        "reason": r.reason,
+        "copied": r.copied,
+        "bytes": r.bytes_transferred,
+        "verified": r.verified,
     }
 
 
@@ -163,6 +195,10 @@ def main() -> int:
     i = sub.add_parser("index")
     i.add_argument("root")
     i.add_argument("--data-dir", required=True)
+    m = sub.add_parser("mirror")
+    m.add_argument("src")
+    m.add_argument("dst")
+    m.add_argument("--data-dir", required=True)
     wt = sub.add_parser("watch")
     wt.add_argument("src")
     wt.add_argument("dst")
@@ -172,6 +208,8 @@ def main() -> int:
     a = ap.parse_args()
     if a.cmd == "watch":
         out = watch(a.src, a.dst, a.data_dir, a.changes, a.reps)
+    elif a.cmd == "mirror":
+        out = mirror(a.src, a.dst, a.data_dir)
     else:
         out = walk(a.root) if a.cmd == "walk" else index(a.root, a.data_dir)
     print(json.dumps(out))

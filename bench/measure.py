@@ -82,11 +82,12 @@ class StepFailed(Exception):
 class Sample:
     """One measurement of one metric. `ok=False` samples are reported, never averaged."""
 
-    wall: float | None
+    wall: float | None  # seconds, unless `unit` says otherwise
     rss_kb: int = 0
     ok: bool = True
     note: str = ""
     extra: dict[str, object] = field(default_factory=dict)
+    unit: str = "s"  # e.g. "µs" for a per-file time (the value is still in `wall`)
 
 
 def failed(note: str) -> Sample:
@@ -138,7 +139,7 @@ def interleave(
             for label, s in got.items():
                 results.setdefault(label, []).append(s)
             shown = ", ".join(
-                f"{lbl} {s.wall:.3f}s" if s.ok and s.wall is not None else f"{lbl} FAILED"
+                f"{lbl} {s.wall:.3f}{s.unit}" if s.ok and s.wall is not None else f"{lbl} FAILED"
                 for lbl, s in got.items()
             )
             bad = next((s.note for s in got.values() if not s.ok), "")
@@ -159,6 +160,7 @@ class Stat:
     status: str  # ok | error | n/a
     note: str = ""
     samples: list[dict[str, object]] = field(default_factory=list)
+    unit: str = "s"  # of median/min/max
 
 
 def summarize(label: str, samples: list[Sample]) -> Stat:
@@ -182,6 +184,7 @@ def summarize(label: str, samples: list[Sample]) -> Stat:
             {"wall": s.wall, "rss_kb": s.rss_kb, "ok": s.ok, "note": s.note, **s.extra}
             for s in samples
         ],
+        unit=next((s.unit for s in samples if s.ok), "s"),
     )
 
 

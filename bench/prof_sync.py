@@ -71,13 +71,18 @@ def main() -> int:
             prof.disable()
             prof.dump_stats(f"{a.profile}.{step}")
         ru1 = resource.getrusage(resource.RUSAGE_SELF)
-        out[step] = {"total": round(time.perf_counter() - t0, 3), "status": r.status,
-                     "user": round(ru1.ru_utime - ru0.ru_utime, 3),
-                     "sys": round(ru1.ru_stime - ru0.ru_stime, 3),
-                     "copied": r.copied, "verified": r.verified,
-                     **{k: round(v, 3) for k, v in times.items()}}
+        out[step] = {
+            "total": round(time.perf_counter() - t0, 3),
+            "status": r.status,
+            "user": round(ru1.ru_utime - ru0.ru_utime, 3),
+            "sys": round(ru1.ru_stime - ru0.ru_stime, 3),
+            "copied": r.copied,
+            "verified": r.verified,
+            **{k: round(v, 3) for k, v in times.items()},
+        }
         # undo wrapping
         import importlib
+
         importlib.reload(service_mod)
     print(json.dumps(out, indent=1))
     return 0

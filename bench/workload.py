@@ -64,40 +64,57 @@ class TreeSpec:
         return hashlib.sha1(blob.encode()).hexdigest()[:10]
 
 
+# ~700 MB per 100k files: 98 % log-uniform 1-16 KiB, 2 % log-uniform 16-256 KiB.
+W1_BANDS = (SizeBand(0.98, 1 * KiB, 16 * KiB), SizeBand(0.02, 16 * KiB, 256 * KiB))
+W1_FILES_PER_FOLDER = 50
+# Mixed sizes: ~2.8 GB per 5,000 files.
+W2_BANDS = (
+    SizeBand(0.661, 4 * KiB, 64 * KiB),
+    SizeBand(0.30, 64 * KiB, 1 * MiB),
+    SizeBand(0.035, 2 * MiB, 16 * MiB),
+    SizeBand(0.004, 16 * MiB, 64 * MiB),
+)
+
+
+def w1_shaped(name: str, files: int, description: str = "") -> TreeSpec:
+    """A tree like W1 (same seed, size bands and 50 files per folder) with `files` files."""
+    folders = max(1, files // W1_FILES_PER_FOLDER)
+    mb = files * 7.2 / 1000
+    default = f"{files:,} small files in {folders:,} folders (~{mb:.0f} MB), W1-shaped"
+    return TreeSpec(name, files, folders, W1_BANDS, seed=1, description=description or default)
+
+
 WORKLOADS: dict[str, TreeSpec] = {
-    # ~700 MB: 98 % log-uniform 1-16 KiB, 2 % log-uniform 16-256 KiB (BENCHMARKING.md: 694 MB).
-    "W1": TreeSpec(
-        "W1",
-        100_000,
-        2_000,
-        (SizeBand(0.98, 1 * KiB, 16 * KiB), SizeBand(0.02, 16 * KiB, 256 * KiB)),
-        seed=1,
-        description="100,000 small files in 2,000 folders (~700 MB)",
+    # BENCHMARKING.md: 694 MB. (W1 and W1-quick keep their original descriptions: the
+    # description is part of the fingerprint, and changing it would regenerate the cache.)
+    "W1": w1_shaped("W1", 100_000, "100,000 small files in 2,000 folders (~700 MB)"),
+    "W1-quick": w1_shaped(
+        "W1-quick", 10_000, "10,000 small files in 200 folders (~70 MB), for bench-quick"
     ),
-    "W1-quick": TreeSpec(
-        "W1-quick",
-        10_000,
-        200,
-        (SizeBand(0.98, 1 * KiB, 16 * KiB), SizeBand(0.02, 16 * KiB, 256 * KiB)),
-        seed=1,
-        description="10,000 small files in 200 folders (~70 MB), for bench-quick",
-    ),
-    # Mixed sizes, ~2.5-3 GB.
-    "W2": TreeSpec(
-        "W2",
-        5_000,
-        100,
-        (
-            SizeBand(0.661, 4 * KiB, 64 * KiB),
-            SizeBand(0.30, 64 * KiB, 1 * MiB),
-            SizeBand(0.035, 2 * MiB, 16 * MiB),
-            SizeBand(0.004, 16 * MiB, 64 * MiB),
-        ),
+    # Group `scale` (indexing linearity): 25k / 50k / W1, and 2.5k / 5k / W1-quick with --quick.
+    "W1-2.5k": w1_shaped("W1-2.5k", 2_500),
+    "W1-5k": w1_shaped("W1-5k", 5_000),
+    "W1-25k": w1_shaped("W1-25k", 25_000),
+    "W1-50k": w1_shaped("W1-50k", 50_000),
+    "W2": TreeSpec("W2", 5_000, 100, W2_BANDS, seed=2, description="5,000 mixed files (~2.5-3 GB)"),
+    "W2-quick": TreeSpec(
+        "W2-quick",
+        500,
+        10,
+        W2_BANDS,
         seed=2,
-        description="5,000 mixed files (~2.5-3 GB)",
+        description="500 mixed files in 10 folders (~260 MB), W2-shaped, for bench-quick",
     ),
     "W3": TreeSpec(
         "W3", 2, 0, (SizeBand(1.0, 1 * GiB, 1 * GiB),), seed=3, description="two 1 GiB files"
+    ),
+    "W3-quick": TreeSpec(
+        "W3-quick",
+        2,
+        0,
+        (SizeBand(1.0, 256 * MiB, 256 * MiB),),
+        seed=3,
+        description="two 256 MiB files, for bench-quick",
     ),
     # One large file, for the copy-throughput benchmark against `cp`.
     "BIG": TreeSpec(
@@ -351,7 +368,7 @@ def mutate(
         folder = rng.choice(folders)
         name = f"added-{tag}{seed}-{i:05d}{rng.choice(EXTS)}"
         rel = f"{folder}/{name}" if folder else name
-        _write_file(root / rel, _size(rng, WORKLOADS["W1"].bands), rel.encode(), pool, rng)
+        _write_file(root / rel, _size(rng, W1_BANDS), rel.encode(), pool, rng)
         m.added.append(rel)
     return m
 
