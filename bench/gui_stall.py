@@ -1,8 +1,8 @@
 """Worst GUI event-loop stall while the real app syncs a tree (SPEC 7: under 50 ms).
 
-Runs the whole desktop app offscreen (window, state, bridge, engine runtime in its own
-thread), starts a mirror sync of SOURCE into a fresh folder, and measures how late a 5 ms
-QTimer fires while the sync runs. Prints one JSON object.
+Runs the whole desktop app offscreen (window, state, bridge, and the engine in its own
+process, as the app runs it), starts a mirror sync of SOURCE into a fresh folder, and
+measures how late a 5 ms QTimer fires while the sync runs. Prints one JSON object.
 
     python bench/gui_stall.py SOURCE WORKDIR
 """
@@ -27,7 +27,7 @@ def main(source: Path, work: Path) -> dict[str, object]:
 
     from spacesync_gui.engine.conduits import add_conduit
     from spacesync_gui.engine.db import open_library
-    from spacesync_gui.engine.runtime import EngineRuntime
+    from spacesync_gui.engine.process import EngineProcess
     from spacesync_gui.ui.app import SpaceSyncApp
     from spacesync_gui.ui.settings import AppSettings
 
@@ -43,7 +43,7 @@ def main(source: Path, work: Path) -> dict[str, object]:
         lib,
         AppSettings(),
         tray_available=False,
-        runtime_factory=lambda lib, emit: EngineRuntime(lib, emit, watch=False),
+        runtime_factory=lambda lib, emit: EngineProcess(lib, emit, watch=False),
     )
     gaps: list[float] = []
     last = [time.monotonic()]

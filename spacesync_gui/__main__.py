@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import logging
 import logging.handlers
+import multiprocessing
 import sys
 from pathlib import Path
 
@@ -45,6 +46,8 @@ def setup_logging(data_dir: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # A frozen app starts its engine process by running itself: serve that, then exit.
+    multiprocessing.freeze_support()
     args = parse_args(argv)
     from spacesync_gui.engine.paths import resolve_data_dir
 

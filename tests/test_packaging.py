@@ -180,7 +180,6 @@ def test_frozen_cli_version(frozen):
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    # importlib.metadata works frozen: the real version, not the source-tree fallback.
     assert result.stdout.strip() == f"spacesync {META.version}"
 
 

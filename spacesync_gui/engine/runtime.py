@@ -123,6 +123,10 @@ class EngineRuntime:
         """Run `fn` on the engine thread (database work for a front end)."""
         return self._submit("call", fn)
 
+    def rescan(self, location_id: int) -> Future[Any]:
+        """Scan a location now, in line with the runs (a user's "rescan")."""
+        return self.call(lambda: scan(self.lib, location_id, emit=self._emit))
+
     def set_paused(self, conduit_id: int, paused: bool) -> Future[Any]:
         def change() -> Any:
             info = set_paused(self.lib, conduit_id, paused)

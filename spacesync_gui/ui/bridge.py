@@ -55,6 +55,7 @@ class Runtime(Protocol):
     def sync_all(self) -> list[concurrent.futures.Future[Any]]: ...
     def preview(self, conduit_id: int) -> concurrent.futures.Future[Any]: ...
     def resolve(self, conflict_id: int, keep: str) -> concurrent.futures.Future[Any]: ...
+    def rescan(self, location_id: int) -> concurrent.futures.Future[Any]: ...
     # These may return a Future (the engine thread does the work); the bridge waits for it.
     def set_paused(self, conduit_id: int, paused: bool) -> object: ...
     def pause_all(self) -> object: ...
@@ -67,12 +68,14 @@ RuntimeFactory = Callable[[Library, Emit], Runtime | None]
 
 
 def default_runtime_factory(lib: Library, emit: Emit) -> Runtime | None:
+    """The engine in its own process: sync threads never compete with the event loop
+    for Python's GIL (see engine/process.py)."""
     try:
-        from spacesync_gui.engine.runtime import EngineRuntime
+        from spacesync_gui.engine.process import EngineProcess
     except ImportError as e:
         log.warning("sync engine unavailable (%s); running without syncing", e)
         return None
-    return EngineRuntime(lib, emit)  # type: ignore[return-value]
+    return EngineProcess(lib, emit)
 
 
 class EngineBridge(QObject):
@@ -210,9 +213,9 @@ class EngineBridge(QObject):
 
         await self.db(pause_each)
 
-    async def on_engine(self, fn: Callable[[], T]) -> T:
-        """Run `fn` on the engine thread, in line with its syncs (e.g. a manual rescan)."""
-        return await self._runtime_future("call", fn)  # type: ignore[no-any-return]
+    async def rescan(self, location_id: int) -> Any:
+        """Scan a location now, queued behind any running sync (like the engine's scans)."""
+        return await self._runtime_future("rescan", location_id)
 
     async def reload(self) -> None:
         """Tell the engine that locations or conduits changed."""

@@ -140,10 +140,7 @@ class AppController(QObject):
     @user_slot(int)
     async def rescan_location(self, location_id: int) -> None:
         """Scan a folder now (queued behind any running sync, like the engine's own scans)."""
-        scan = functools.partial(
-            locations_api.scan, self.bridge.lib, location_id, emit=self.bridge.post
-        )
-        await self.bridge.on_engine(scan)
+        await self.bridge.rescan(location_id)
         self.state.request_reload()
 
     @user_slot(int)

@@ -123,7 +123,8 @@ def wait_task(qtbot, task, timeout: int = 10_000):
 
 
 def real_runtime(lib, emit):
-    """The engine as the app runs it, with a short quiet time so tests stay quick."""
+    """The engine runtime in a thread, with a short quiet time so tests stay quick (the
+    app itself runs it in a child process: make_app(runtime="process"))."""
     from spacesync_gui.engine.runtime import EngineRuntime
 
     return EngineRuntime(lib, emit, watch=False)
@@ -137,11 +138,15 @@ def make_app(qtbot, qloop, library):
 
     apps = []
 
-    def make(*, runtime: bool = False, tray: bool = False, settings=None):
+    def make(*, runtime: bool | str = False, tray: bool = False, settings=None):
+        """runtime: False (none), True (engine thread, quick), "process" (as the app runs)."""
+        from spacesync_gui.ui.bridge import default_runtime_factory
+
+        factory = {False: no_runtime, True: real_runtime, "process": default_runtime_factory}
         app = SpaceSyncApp(
             library,
             settings or AppSettings(),
-            runtime_factory=real_runtime if runtime else no_runtime,
+            runtime_factory=factory[runtime],
             tray_available=tray,
             autostart=Autostart("linux"),
         )

@@ -37,6 +37,23 @@ def test_sync_now_from_the_toolbar(qtbot, make_app, library, folders):
     assert any("Docs: 2 copied" in ln.text for ln in app.state.activity.lines())
 
 
+def test_the_app_runs_its_engine_in_a_child_process(qtbot, make_app, library, folders):
+    _write(folders["alpha"], "docs/report.txt", "quarterly numbers\n")
+    c = add_conduit(library, folders["alpha"], folders["beta"], "mirror", name="Docs")
+    app = make_app(runtime="process")
+    qtbot.waitUntil(lambda: app.bridge.runtime is not None, timeout=60_000)
+    child = app.bridge.runtime._proc
+    assert child is not None and child.is_alive()
+    with qtbot.waitSignal(app.bridge.runFinished, timeout=30_000) as done:
+        app.window.sync_action.trigger()
+    assert (done.args[0].conduit_id, done.args[0].status) == (c.id, "completed")
+    assert (folders["beta"] / "docs" / "report.txt").read_text() == "quarterly numbers\n"
+    with qtbot.waitSignal(app.bridge.scanProgress, timeout=30_000):
+        wait_task(qtbot, app.controller.rescan_location(c.source_location_id), timeout=30_000)
+    app.shutdown()
+    assert not child.is_alive()
+
+
 def test_editor_preview_shows_the_engine_plan(qtbot, make_app, library, folders):
     _write(folders["alpha"], "a.txt", "A")
     _write(folders["alpha"], "photos/b.jpg", "B")

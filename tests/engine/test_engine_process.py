@@ -1,0 +1,138 @@
+"""The engine runtime in a child process (what the desktop app runs): real process,
+real library, real folders."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from spacesync_gui.engine.conduits import add_conduit
+from spacesync_gui.engine.errors import SpaceSyncError
+from spacesync_gui.engine.events import Event, RunFinished, ScanProgress
+from spacesync_gui.engine.process import EngineProcess
+
+
+class Events:
+    def __init__(self) -> None:
+        self.got: list[Event] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, ev: Event) -> None:
+        with self.lock:
+            self.got.append(ev)
+
+    def of(self, kind: type) -> list[Event]:
+        with self.lock:
+            return [e for e in self.got if isinstance(e, kind)]
+
+
+@pytest.fixture
+def engine(library):  # type: ignore[no-untyped-def]
+    events = Events()
+    proc = EngineProcess(library, events, watch=False)
+    proc.start()
+    yield proc, events
+    proc.stop(5.0)
+
+
+def test_a_sync_runs_in_the_child_and_its_events_arrive(engine, library, tmp_path: Path):
+    proc, events = engine
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    (src / "sub").mkdir(parents=True)
+    dst.mkdir()
+    (src / "sub" / "a.txt").write_text("hello")
+    c = add_conduit(library, src, dst, "mirror")
+    proc.reload().result(30)
+
+    report = proc.sync_now(c.id).result(60)
+
+    assert report.status == "completed" and report.copied == 1
+    assert (dst / "sub" / "a.txt").read_text() == "hello"
+    assert proc._proc is not None and proc._proc.pid != os.getpid()
+    deadline = time.monotonic() + 10
+    while not events.of(RunFinished) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [e.conduit_id for e in events.of(RunFinished)] == [c.id]
+    assert events.of(ScanProgress)
+    preview = proc.preview(c.id).result(60)
+    assert preview.dry_run and preview.plan == []
+    assert proc.next_run(c.id) is None or isinstance(proc.next_run(c.id), float)
+
+
+def test_errors_come_back_as_errors(engine):
+    proc, _ = engine
+    with pytest.raises(SpaceSyncError, match="no conduit"):
+        proc.sync_now(999).result(30)
+    with pytest.raises(SpaceSyncError):
+        proc.rescan(999).result(30)
+
+
+def test_stop_ends_the_child_and_fails_what_is_left(library):
+    proc = EngineProcess(library, lambda ev: None, watch=False)
+    proc.start()
+    child = proc._proc
+    assert child is not None and child.is_alive()
+    proc.stop(5.0)
+    assert not child.is_alive() and child.exitcode == 0
+    with pytest.raises(SpaceSyncError, match="not running"):
+        proc.sync_now(1).result(5)
+
+
+def test_a_dead_child_fails_pending_work_instead_of_hanging(library):
+    proc = EngineProcess(library, lambda ev: None, watch=False)
+    proc.start()
+    assert proc._proc is not None and proc._proc.pid is not None
+    os.kill(proc._proc.pid, signal.SIGKILL)
+    proc._proc.join(10)
+    deadline = time.monotonic() + 10
+    while not proc._closed and time.monotonic() < deadline:
+        time.sleep(0.05)
+    with pytest.raises(SpaceSyncError):
+        proc.sync_now(1).result(5)
+    proc.stop(1.0)
+
+
+def test_the_child_stops_when_the_app_process_dies(tmp_path: Path):
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from spacesync_gui.engine.db import open_library\n"
+        "from spacesync_gui.engine.process import EngineProcess\n"
+        "p = EngineProcess(open_library(Path(sys.argv[1])), lambda ev: None, watch=False)\n"
+        "p.start()\n"
+        "print(p._proc.pid, flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    app = subprocess.Popen(
+        [sys.executable, "-c", script, str(tmp_path / "data")], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert app.stdout is not None
+        child = int(app.stdout.readline())
+        os.kill(child, 0)  # running
+        app.kill()
+        app.wait(10)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                os.kill(child, 0)
+            except ProcessLookupError:
+                break
+            if Path(f"/proc/{child}/stat").exists() and ") Z" in Path(
+                f"/proc/{child}/stat"
+            ).read_text():
+                break  # exited; a zombie until its new parent reaps it
+            time.sleep(0.1)
+        else:
+            os.kill(child, signal.SIGKILL)
+            pytest.fail("the engine process outlived the app")
+    finally:
+        app.kill()
