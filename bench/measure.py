@@ -160,7 +160,8 @@ class Stat:
     status: str  # ok | error | n/a
     note: str = ""
     samples: list[dict[str, object]] = field(default_factory=list)
-    unit: str = "s"  # of median/min/max
+    unit: str = "s"  # of median/min/max/mean
+    mean: float | None = None
 
 
 def summarize(label: str, samples: list[Sample]) -> Stat:
@@ -185,7 +186,77 @@ def summarize(label: str, samples: list[Sample]) -> Stat:
             for s in samples
         ],
         unit=next((s.unit for s in samples if s.ok), "s"),
+        mean=statistics.fmean(good) if good else None,
     )
+
+
+# --- Sampling a running process (group `idle`) from /proc --------------------------------
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu_s(pid: int) -> float:
+    """CPU seconds used so far by `pid`: user + system time of all its threads (utime,
+    stime), plus that of the children it has waited for (cutime, cstime); /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()  # the name in (...) may hold spaces
+    # fields[0] is field 3 (state); utime, stime, cutime, cstime are fields 14-17
+    return sum(int(x) for x in fields[11:15]) / CLK_TCK
+
+
+def proc_status_kb(pid: int, key: str) -> int:
+    """A kB line of /proc/PID/status, e.g. VmRSS (resident now) or VmHWM (peak resident)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    raise StepFailed(f"no {key} in /proc/{pid}/status (process exited?)")
+
+
+def inotify_watches(pid: int) -> int:
+    """How many inotify watches `pid` holds (the `inotify wd:` lines of its fdinfo)."""
+    n = 0
+    fd_dir = f"/proc/{pid}/fd"
+    for fd in os.listdir(fd_dir):
+        try:
+            if os.readlink(f"{fd_dir}/{fd}") != "anon_inode:inotify":
+                continue
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                n += sum(1 for line in f if line.startswith("inotify wd:"))
+        except OSError:  # closed meanwhile
+            continue
+    return n
+
+
+def proc_tree(pid: int) -> list[int]:
+    """`pid` and its live descendants (parent pids from every /proc/N/stat)."""
+    kids: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):  # gone meanwhile
+                continue
+            kids.setdefault(ppid, []).append(int(name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += kids.get(p, [])
+    return out
+
+
+def tree_sum(pid: int, read: Callable[[int], float]) -> float:
+    """`read(p)` summed over `pid` and its descendants (a child that exits meanwhile is
+    skipped; once its parent waits for it, its CPU time is in the parent's cutime)."""
+    total = read(pid)
+    for p in proc_tree(pid)[1:]:
+        try:
+            total += read(p)
+        except (OSError, StepFailed):
+            pass
+    return total
 
 
 def drop_caches() -> None:

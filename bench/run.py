@@ -24,6 +24,9 @@ Groups (all run by default, in this order; --quick uses the smaller tree in brac
     bidir    W1 [W1-quick] on both sides, 1 % changed on each: bidirectional sync vs
              `unison -batch`
     watch    W1 [W1-quick] with the watcher running: trusted no-op sync, change latency
+    idle     W1 [W1-quick] watched by an idle `spacesync daemon` (instant mirror conduit,
+             synced, settled): CPU % of one core over a 60 s window [20 s] and RSS;
+             targets (SPEC 7): <= 1 % of one core, <= 200 MB
     gui      W1 [W1-quick]: the desktop app's worst event-loop stall during a mirror
 
 Measurement hygiene (BENCHMARKING.md): source trees are generated once and cached (never
@@ -44,6 +47,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -56,6 +60,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import workload  # noqa: E402
 from measure import (  # noqa: E402
+    NOT_THERE_YET,
     Case,
     Proc,
     Sample,
@@ -63,9 +68,14 @@ from measure import (  # noqa: E402
     StepFailed,
     drop_caches,
     failed,
+    inotify_watches,
     interleave,
+    proc_cpu_s,
+    proc_status_kb,
+    proc_tree,
     run_proc,
     summarize,
+    tree_sum,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -90,7 +100,7 @@ class Target:
     num: str
     limit: float
     den: str | None = None
-    field: str = "median"  # median | rss_mb
+    field: str = "median"  # median | mean | max (absolute bars only) | rss_mb
     unit: str = "x"
     spec: str = ""
 
@@ -314,6 +324,10 @@ def dispose_run_dir(ctx: Ctx) -> None:
 
 def not_available(labels: list[str], why: str) -> dict[str, Sample]:
     return {lbl: failed(f"not available: {why}") for lbl in labels}
+
+
+def not_available_lists(labels: list[str], why: str) -> dict[str, list[Sample]]:
+    return {lbl: [s] for lbl, s in not_available(labels, why).items()}
 
 
 def check_disk(ctx: Ctx, need_bytes: float, what: str) -> None:
@@ -995,6 +1009,257 @@ def group_watch(ctx: Ctx) -> GroupResult:
     )
 
 
+# Group `idle` (SPEC 7: "Watching W1 while idle: under 1 % of one core and under 200 MB RSS").
+IDLE_WINDOW_S = {False: 60, True: 20}  # the measured window, full / --quick
+IDLE_SUB_S = 5  # the window is split into sub-windows of this length (median/min/max)
+IDLE_SETTLE_S = 5.0  # settle check: CPU over this many seconds ...
+IDLE_SETTLED_PCT = 2.0  # ... at most this % of one core, twice in a row, watches unchanged
+IDLE_SETTLE_TIMEOUT_S = 300.0
+IDLE_STOP_TIMEOUT_S = 30.0
+
+
+def _start_daemon(ctx: Ctx, data_dir: Path) -> subprocess.Popen[bytes]:
+    """`spacesync --data-dir D daemon` in its own session; output to files in D."""
+    with (
+        open(data_dir / "daemon.stdout", "wb") as out,
+        open(data_dir / "daemon.stderr", "wb") as err,
+    ):
+        return subprocess.Popen(
+            [ctx.spacesync, "--data-dir", str(data_dir), "daemon"],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            env=ctx.env,
+            start_new_session=True,  # its own process group: nothing can be left behind
+        )
+
+
+def _stop_daemon(proc: subprocess.Popen[bytes]) -> tuple[int | None, str]:
+    """SIGTERM, wait; (exit status or None if it had to be killed, what went wrong)."""
+    problem = ""
+    rc = proc.poll()
+    if rc is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            rc = proc.wait(timeout=IDLE_STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            problem = f"daemon still running {IDLE_STOP_TIMEOUT_S:.0f} s after SIGTERM; killed"
+    try:  # anything left in its process group (the daemon itself, if it hung)
+        os.killpg(proc.pid, signal.SIGKILL)
+        problem = problem or "the daemon left processes behind; killed"
+    except (ProcessLookupError, PermissionError):
+        pass
+    if proc.poll() is None:
+        proc.wait()
+        rc = None
+    return rc, problem
+
+
+def _daemon_alive(proc: subprocess.Popen[bytes], data_dir: Path, when: str) -> None:
+    if proc.poll() is not None:
+        err = (data_dir / "daemon.stderr").read_text(errors="replace").strip().splitlines()
+        raise StepFailed(f"daemon exited {proc.returncode} {when}: {' | '.join(err[-3:])[-300:]}")
+
+
+def _log_lines(data_dir: Path, *needles: str) -> list[str]:
+    try:
+        text = (data_dir / "spacesync.log").read_text(errors="replace")
+    except OSError:
+        return []
+    return [ln for ln in text.splitlines() if any(n in ln for n in needles)]
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds of the daemon and any child processes it runs (the engine may live in a
+    child process, as the desktop app's does)."""
+    return tree_sum(pid, proc_cpu_s)
+
+
+def _rss_kb(pid: int, key: str = "VmRSS") -> int:
+    return int(tree_sum(pid, lambda p: proc_status_kb(p, key)))
+
+
+def _watches(pid: int) -> int:
+    return int(tree_sum(pid, inotify_watches))
+
+
+def _wait_settled(
+    proc: subprocess.Popen[bytes], data_dir: Path
+) -> tuple[float, list[float], int, bool]:
+    """Wait until the daemon is idle: two IDLE_SETTLE_S windows in a row at most
+    IDLE_SETTLED_PCT of one core with an unchanged number of inotify watches (the watchers
+    are set up and the start-up scans or runs are over). (seconds waited, CPU % of each
+    window, watches, settled before IDLE_SETTLE_TIMEOUT_S?)"""
+    pid = proc.pid
+    t0 = last_t = time.monotonic()
+    last_cpu, last_w = _cpu_s(pid), _watches(pid)
+    history: list[float] = []
+    quiet = 0
+    while True:
+        time.sleep(IDLE_SETTLE_S)
+        _daemon_alive(proc, data_dir, "while settling")
+        now, cpu, w = time.monotonic(), _cpu_s(pid), _watches(pid)
+        pct = (cpu - last_cpu) / (now - last_t) * 100
+        history.append(round(pct, 2))
+        quiet = quiet + 1 if pct <= IDLE_SETTLED_PCT and w == last_w else 0
+        last_t, last_cpu, last_w = now, cpu, w
+        if quiet >= 2:
+            return now - t0, history, w, True
+        if now - t0 >= IDLE_SETTLE_TIMEOUT_S:
+            return now - t0, history, w, False
+
+
+def _idle_daemon(
+    ctx: Ctx, src: Path, want: dict[str, tuple[int, int]], window: int
+) -> tuple[list[Sample], list[Sample], dict[str, object]]:
+    """Private copy of `src` -> instant mirror conduit into a fresh target, initial sync,
+    daemon, settle, measure.
+
+    The daemon watches a private copy, not the cached tree: every file another process
+    opens in a watched folder reaches the daemon as inotify events (open, close), and the
+    cached trees are read by other groups and by other people's benchmark runs (seen:
+    20-50 % of one core for over a minute while `gui_stall.py` read W1-quick, and its
+    `location add` rewrote the root's marker).
+    """
+    log("    copying the tree (untimed)")
+    a = _copy_tree(ctx, src, "idle-src")
+    d, dst = ctx.fresh_dir("data"), ctx.fresh_dir("idle-dst")
+    p1 = ctx.ss(d, "conduit", "add", str(a), str(dst), "--mode", "mirror", "--schedule", "instant")
+    need_ok(p1, "spacesync conduit add (instant mirror)")
+    cid = find_id(json_out(p1, "conduit add"), "conduit")
+    log("    initial mirror (untimed)")
+    p2 = ctx.ss(d, "sync", str(cid))
+    need_ok(p2, "spacesync sync (initial)")
+    out = json_out(p2, "sync")
+    if out.get("status") != "completed":
+        raise StepFailed(f"initial sync status {out.get('status')}: {out.get('reason', '')}")
+    bad = compare_trees(want, dst)
+    if bad:
+        raise StepFailed(f"initial mirror wrong: {bad}")
+    os.sync()
+    info: dict[str, object] = {"initial_sync_s": round(p1.wall + p2.wall, 2)}
+    runs_before = len(_log_lines(d, " finished: "))
+    proc = _start_daemon(ctx, d)
+    log(f"    daemon started (pid {proc.pid}); waiting until it is idle")
+    try:
+        settle_s, history, watches, settled = _wait_settled(proc, d)
+        info.update(settle_s=round(settle_s, 1), settle_cpu_pct=history, settled=settled)
+        info["inotify_watches"] = watches
+        log(
+            f"    {'settled' if settled else 'NOT settled'} after {settle_s:.0f} s (CPU % of "
+            f"one core per {IDLE_SETTLE_S:.0f} s: {history}); {watches:,} inotify watches"
+        )
+        runs_start = len(_log_lines(d, " finished: "))
+        log(f"    measuring {window} s")
+        pid = proc.pid
+        t0 = sub_t = time.monotonic()
+        cpu0 = sub_cpu = _cpu_s(pid)
+        procs = len(proc_tree(pid))
+        cpu_pct: list[float] = []
+        rss_kb: list[int] = []
+        for i in range(1, window + 1):
+            time.sleep(max(0.0, t0 + i - time.monotonic()))
+            _daemon_alive(proc, d, "during the measurement")
+            rss_kb.append(_rss_kb(pid))
+            if i % IDLE_SUB_S == 0 or i == window:
+                now, cpu = time.monotonic(), _cpu_s(pid)
+                cpu_pct.append((cpu - sub_cpu) / (now - sub_t) * 100)
+                sub_t, sub_cpu = now, cpu
+        whole = (sub_cpu - cpu0) / (sub_t - t0) * 100
+        hwm = _rss_kb(pid, "VmHWM")
+        procs = max(procs, len(proc_tree(pid)))
+        info.update(
+            window_s=round(sub_t - t0, 2),
+            cpu_s=round(sub_cpu - cpu0, 3),
+            cpu_pct_window=round(whole, 3),
+            vmhwm_mb=round(hwm / 1024, 1),
+            inotify_watches_end=_watches(pid),
+            processes=procs,
+            runs_at_start=runs_start - runs_before,
+            runs_in_window=len(_log_lines(d, " finished: ")) - runs_start,
+        )
+    finally:
+        rc, problem = _stop_daemon(proc)
+    if problem or rc != 0:
+        raise StepFailed(problem or f"daemon exited {rc} after SIGTERM (want 0)")
+    warnings = _log_lines(d, " WARNING ", " ERROR ", " CRITICAL ")
+    info["log_warnings"] = len(warnings)
+    notes = []
+    if not info["settled"]:
+        notes.append(f"not idle within {IDLE_SETTLE_TIMEOUT_S:.0f} s of start-up")
+    if info["runs_in_window"]:
+        notes.append(f"{info['runs_in_window']} sync run(s) during the window")
+    if warnings:
+        notes.append(f"daemon logged {len(warnings)} warning(s): {warnings[0][-150:]}")
+    note = "; ".join(notes)
+    cpu_samples = [Sample(v, hwm, note=note, extra=info, unit="%") for v in cpu_pct]
+    rss_samples = [Sample(kb / 1024, hwm, note=note, unit="MB") for kb in rss_kb]
+    log(
+        f"    CPU {whole:.3f} % of one core over {sub_t - t0:.1f} s ({IDLE_SUB_S} s windows: "
+        f"{', '.join(f'{v:.2f}' for v in cpu_pct)}); RSS {min(rss_kb) / 1024:.0f}-"
+        f"{max(rss_kb) / 1024:.0f} MB, VmHWM {hwm / 1024:.0f} MB; daemon exited 0"
+    )
+    return cpu_samples, rss_samples, info
+
+
+def group_idle(ctx: Ctx) -> GroupResult:
+    """An idle `spacesync daemon` watching W1 (W1-quick): CPU % of one core and RSS."""
+    wl = "W1-quick" if ctx.quick else "W1"
+    src, stats = ctx.tree(wl)
+    L_CPU, L_RSS = "idle watching W1: CPU % of one core", "idle watching W1: RSS MB"
+    window = IDLE_WINDOW_S[ctx.quick]
+    missing = ctx.ss_missing("conduit", "add") or ctx.ss_missing("sync") or ctx.ss_missing("daemon")
+    res: dict[str, list[Sample]]
+    info: dict[str, object] = {}
+    if missing:
+        res = not_available_lists([L_CPU, L_RSS], missing)
+    else:
+        check_disk(ctx, stats.bytes * 2.2 + 1e9, f"idle on {wl}")  # two copies
+        try:
+            cpu, rss, info = _idle_daemon(ctx, src, ctx.signature(wl), window)
+            res = {L_CPU: cpu, L_RSS: rss}
+        except StepFailed as e:
+            msg = str(e)
+            if any(m in msg for m in NOT_THERE_YET):
+                msg = f"not available: {msg}"
+            log(f"    idle: FAILED ({msg[:200]})")
+            res = {L_CPU: [failed(msg)], L_RSS: [failed(msg)]}
+    detail = ""
+    if info.get("cpu_pct_window") is not None:
+        detail = (
+            f"; whole window {info['cpu_pct_window']} % of one core "
+            f"({info['cpu_s']} CPU s in {info['window_s']} s), VmHWM {info['vmhwm_mb']} MB, "
+            f"{info['inotify_watches']:,} inotify watches, {info['processes']} process(es), "
+            f"settled after {info['settle_s']} s"
+        )
+    return GroupResult(
+        stats=[summarize(lbl, res[lbl]) for lbl in (L_CPU, L_RSS)],
+        targets=[
+            Target(
+                "idle watching W1: CPU (SPEC 7: 1 %)", L_CPU, 1.0, field="mean", unit=" %", spec="7"
+            ),
+            Target(
+                "idle watching W1: RSS (SPEC 7: 200 MB)",
+                L_RSS,
+                200.0,
+                field="max",
+                unit=" MB",
+                spec="7",
+            ),
+        ],
+        notes=[
+            f"idle: a private copy of {wl} ({stats.files:,} files, {stats.dirs:,} folders) "
+            "mirrored (instant conduit, initial sync untimed) into a fresh folder; then "
+            "`spacesync daemon` watching both "
+            f"until idle, and a {window} s window: CPU = utime+stime of all its threads "
+            "(/proc/PID/stat; plus any child processes) / wall time, rows are "
+            f"{IDLE_SUB_S} s sub-windows, the target is their mean (= the whole window); "
+            "RSS = VmRSS every second (target: its maximum), the RSS MB column is VmHWM "
+            "(peak since start-up, scans included)" + detail
+        ],
+    )
+
+
 def group_gui(ctx: Ctx) -> GroupResult:
     """GUI event loop: the worst stall of the real app (offscreen) during a W1 sync."""
     wl = "W1-quick" if ctx.quick else "W1"
@@ -1054,6 +1319,7 @@ GROUPS: dict[str, Callable[[Ctx], GroupResult]] = {
     "w3": group_w3,
     "bidir": group_bidir,
     "watch": group_watch,
+    "idle": group_idle,
     "gui": group_gui,
 }
 
@@ -1076,8 +1342,8 @@ def evaluate(t: Target, stats: dict[str, Stat]) -> dict[str, object]:
     assert num is not None
     if t.field == "rss_mb":
         value = num.rss_mb
-    elif t.den is None:  # an absolute bar on the median (seconds)
-        value = num.median
+    elif t.den is None:  # an absolute bar on a statistic of the samples (median by default)
+        value = getattr(num, t.field)
     else:
         assert den is not None and num.median is not None and den.median
         value = num.median / den.median

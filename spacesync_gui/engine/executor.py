@@ -215,7 +215,7 @@ class Executor:
 
     def _touch(self, a: Action) -> None:
         side, _, dst = self._dst(a)
-        assert a.item is not None
+        assert a.item is not None and a.expect is not None
         transfer.set_mtime(dst, a.item, a.expect)
         self.result.touched += 1
         self._landed(a, side, dst)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import logging
 import multiprocessing
+import os
 import pickle
 import threading
 from concurrent.futures import Future
@@ -31,6 +32,7 @@ from .events import Emit
 log = logging.getLogger(__name__)
 
 _EVENT = 0  # request id of messages that are events
+ENGINE_NICENESS = 5
 START_TIMEOUT = 60.0  # the child imports the engine and opens the library first
 _ASYNC = frozenset(
     {"sync_now", "preview", "resolve", "rescan", "set_paused", "pause_all", "resume_all", "reload"}
@@ -228,6 +230,10 @@ def child_main(data_dir: str, conn: Connection, watch: bool) -> None:
         else:
             send((rid, False, _picklable_error(e)))
 
+    if hasattr(os, "nice"):
+        # Below the app in the CPU queue: on a busy machine the window is served first,
+        # and a sync only gives up what the GUI actually uses (little).
+        os.nice(ENGINE_NICENESS)
     lib = open_library(Path(data_dir))
     runtime = EngineRuntime(lib, lambda ev: send((_EVENT, "event", ev)), watch=watch)
     runtime.start()

@@ -210,7 +210,8 @@ class EngineRuntime:
             elif req.kind == "resolve":
                 result = self.service.resolve_conflict(*req.args)
             elif req.kind == "reload":
-                result = self._reload()
+                self._reload()
+                result = None
             elif req.kind == "call":
                 result = req.args[0]()
             else:

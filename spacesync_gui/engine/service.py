@@ -283,7 +283,7 @@ class FileSyncService:
         )
 
     def _run(self, conduit: ConduitInfo, report: RunReport, *, force: bool) -> None:
-        self._scan_errors: list[dict[str, str]] = []
+        self._scan_errors = []
         self._clean = None
         phase = self._phase_emitter(conduit.id, report.dry_run)
         phase("preflight")
@@ -505,8 +505,10 @@ class FileSyncService:
                 if path not in pending:
                     row.status, row.resolution, row.resolved_at = "resolved", "gone", now
             for c in plan.conflicts:
-                row = existing.get(c.path) if c.resolution is None else None
-                if row is None:
+                found = existing.get(c.path) if c.resolution is None else None
+                if found is not None:
+                    row = found
+                else:
                     row = models.Conflict(conduit_id=conduit_id, path=c.path, created_at=now)
                     s.add(row)
                     if c.resolution is None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -73,7 +74,7 @@ def rebuild_library(data_dir: Path) -> tuple[Library, Path | None, int, int]:
     conduits were restored.
     """
     settings_path = data_dir / SETTINGS_NAME
-    data = {"locations": [], "conduits": []}
+    data: dict[str, Any] = {"locations": [], "conduits": []}
     if settings_path.exists():
         data = json.loads(settings_path.read_text(encoding="utf-8"))
     moved = quarantine_database(data_dir)

@@ -14,7 +14,7 @@ import pytest
 from spacesync_gui.engine.conduits import add_conduit
 from spacesync_gui.engine.errors import SpaceSyncError
 from spacesync_gui.engine.events import Event, RunFinished, ScanProgress
-from spacesync_gui.engine.process import EngineProcess
+from spacesync_gui.engine.process import ENGINE_NICENESS, EngineProcess
 
 
 class Events:
@@ -54,6 +54,9 @@ def test_a_sync_runs_in_the_child_and_its_events_arrive(engine, library, tmp_pat
     assert report.status == "completed" and report.copied == 1
     assert (dst / "sub" / "a.txt").read_text() == "hello"
     assert proc._proc is not None and proc._proc.pid != os.getpid()
+    # Below the app in the CPU queue, so the window stays responsive on a busy machine.
+    niceness = os.getpriority(os.PRIO_PROCESS, proc._proc.pid)
+    assert niceness == min(19, os.getpriority(os.PRIO_PROCESS, 0) + ENGINE_NICENESS)
     deadline = time.monotonic() + 10
     while not events.of(RunFinished) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -105,7 +108,7 @@ def test_the_child_stops_when_the_app_process_dies(tmp_path: Path):
         "import sys, time\n"
         "from pathlib import Path\n"
         "from spacesync_gui.engine.db import open_library\n"
-        "from spacesync_gui.engine.process import EngineProcess\n"
+        "from spacesync_gui.engine.process import ENGINE_NICENESS, EngineProcess\n"
         "p = EngineProcess(open_library(Path(sys.argv[1])), lambda ev: None, watch=False)\n"
         "p.start()\n"
         "print(p._proc.pid, flush=True)\n"
