@@ -50,6 +50,16 @@ from watchdog.events import (
     EVENT_TYPE_MODIFIED,
     EVENT_TYPE_MOVED,
     EVENT_TYPE_OPENED,
+    DirAttribEvent,
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileAttribEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
     FileSystemEvent,
     FileSystemEventHandler,
 )
@@ -71,6 +81,22 @@ MAX_USER_INSTANCES = "/proc/sys/fs/inotify/max_user_instances"
 
 # Events that say nothing about content or metadata.
 _NO_CHANGE = frozenset({EVENT_TYPE_OPENED, EVENT_TYPE_CLOSED_NO_WRITE})
+# The events asked of the observer. Leaving out opens and read-only closes keeps them out
+# of the kernel's inotify mask: reading a watched folder (a backup tool, a sync reading its
+# own source) then costs the watcher nothing, where it cost ~70 µs of CPU per file read.
+# Folder "modified" events are left out too: a folder's mtime moves with its children.
+_WANTED_EVENTS: list[type[FileSystemEvent]] = [
+    FileCreatedEvent,
+    DirCreatedEvent,
+    FileDeletedEvent,
+    DirDeletedEvent,
+    FileMovedEvent,
+    DirMovedEvent,
+    FileModifiedEvent,
+    FileAttribEvent,
+    DirAttribEvent,
+    FileClosedEvent,
+]
 _CHANGED = frozenset({EVENT_TYPE_MODIFIED, EVENT_TYPE_CLOSED, EVENT_TYPE_ATTRIB})
 
 # What an event did to one path.
@@ -800,7 +826,12 @@ class Watcher:
             obs: BaseObserver | None = None
             try:
                 obs = self._new_observer(st, gen)
-                obs.schedule(_Handler(self, lid, gen), st.root, recursive=True)
+                obs.schedule(
+                    _Handler(self, lid, gen),
+                    st.root,
+                    recursive=True,
+                    event_filter=_WANTED_EVENTS,
+                )
                 obs.name = f"spacesync-watch-observer-{lid}"
                 for emitter in obs.emitters:
                     emitter.name = f"spacesync-watch-{'poll' if st.polling else 'emit'}-{lid}"

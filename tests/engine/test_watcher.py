@@ -480,3 +480,34 @@ def test_is_trusted_semantics(tmp_path: Path, rec: Recorder, make_watcher) -> No
     w.unwatch(1)
     assert not w.is_trusted(1)
     assert observer(w) is None
+
+
+def test_reading_files_costs_the_watcher_nothing(
+    tmp_path: Path, rec: Recorder, make_watcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opens and read-only closes are not even asked of the kernel (a sync reads its whole
+    source; a backup tool reads everything): no event reaches the watcher for them."""
+    root = make_root(tmp_path / "root")
+    for i in range(20):
+        (root / f"f{i}.txt").write_text(str(i))
+    seen: list[str] = []
+    real = Watcher._on_event
+
+    def spy(self, location_id, gen, event):  # type: ignore[no-untyped-def]
+        seen.append(event.event_type)
+        real(self, location_id, gen, event)
+
+    monkeypatch.setattr(Watcher, "_on_event", spy)
+    w = make_watcher()
+    watching(w, root)
+    time.sleep(0.3)
+    seen.clear()
+
+    for i in range(20):
+        (root / f"f{i}.txt").read_text()
+    settle(rec, root)
+
+    assert "opened" not in seen and "closed_no_write" not in seen
+    assert "created" in seen  # the sentinel: events do get through
+    (root / "f3.txt").chmod(0o600)
+    wait_for(lambda: "f3.txt" in rec.delivered(), what="a chmod (attrib) is still seen")
