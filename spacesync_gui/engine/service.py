@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import socket
 import time
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import select, text
 
-from . import models, transfer
+from . import forked_scans, models, transfer
 from .conduits import ConduitInfo, get_conduit
 from .db import Library
 from .errors import Refused, SpaceSyncError, UserError
@@ -35,6 +36,7 @@ from .events import (
 )
 from .executor import ExecResult, Executor
 from .history import get_conflict
+from .indexer import ScanResult
 from .locations import get_location, refresh_state, scan, state_problem
 from .paths import is_within
 from .plan import SOURCE, TARGET, ConflictRecord, Item, Plan
@@ -43,6 +45,8 @@ from .rules import IgnoreRules
 from .runlock import conduit_lock
 from .safety import safety_problem, space_problem
 from .snapshots import IndexWriter, Side, load_base, load_base_keys, load_keys, load_side
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -94,10 +98,14 @@ class FileSyncService:
         emit: Emit = ignore_events,
         *,
         should_stop: Callable[[], bool] | None = None,
+        fork_scans: bool = False,
     ) -> None:
         self.lib = lib
         self.emit = emit
         self.should_stop = should_stop
+        # Scan the two sides at once, one in a forked child (forked_scans.py); only for a
+        # process with no other threads, i.e. the CLI.
+        self.fork_scans = fork_scans
         # Optional: location id -> subtrees to rescan, when a healthy watcher vouches for
         # the rest of the index (set per run by the runtime).
         self.trusted_dirty: dict[int, set[str]] | None = None
@@ -198,6 +206,7 @@ class FileSyncService:
         `touched` (verify): side name -> the folder keys to rescan (None: the whole
         endpoint); a side not in it was not touched and keeps its snapshot.
         """
+        jobs: list[tuple[Side, list[str | None]]] = []
         for side in sides.values():
             if touched is not None and side.name not in touched:
                 continue
@@ -221,8 +230,23 @@ class FileSyncService:
                 ]
             else:
                 subtrees = [side.prefix or None]
-            for sub in subtrees:
-                result = scan(self.lib, side.location_id, sub, emit=self.emit)
+            if subtrees:
+                jobs.append((side, subtrees))
+        forked = None
+        if self.fork_scans and len(jobs) == 2 and forked_scans.can_fork():
+            # The second side in a child process, at the same time as the first here.
+            other = jobs.pop()
+            forked = (other, forked_scans.ForkedJob(self.lib, _scanner(other)))
+        results = [(side, _scanner((side, subs), self.emit)(self.lib)) for side, subs in jobs]
+        if forked is not None:
+            (side, subs), job = forked
+            try:
+                results.append((side, job.result()))
+            except forked_scans.ChildFailed:
+                log.warning("the forked scan of the %s side failed; scanning it here", side.name)
+                results.append((side, _scanner((side, subs), self.emit)(self.lib)))
+        for side, side_results in results:
+            for result in side_results:
                 if result.errors and under is None:
                     # Unreadable items keep their old index entries (never "deleted"),
                     # but the user must hear about them.
@@ -519,6 +543,18 @@ class FileSyncService:
 # Above this many touched folders on a side, verify rescans the whole endpoint: one walk
 # beats many small subtree scans (each a few queries).
 VERIFY_SUBTREES_MAX = 32
+
+
+def _scanner(
+    job: tuple[Side, list[str | None]], emit: Emit = ignore_events
+) -> Callable[[Library], list[ScanResult]]:
+    """The scans of one side's subtrees, as a function of the library (forkable)."""
+    side, subtrees = job
+
+    def run(lib: Library) -> list[ScanResult]:
+        return [scan(lib, side.location_id, sub, emit=emit) for sub in subtrees]
+
+    return run
 
 
 def _ancestors(key: str) -> list[str]:

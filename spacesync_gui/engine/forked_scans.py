@@ -1,0 +1,63 @@
+"""Scan one side of a conduit in a forked child while this process scans the other.
+
+Most of a rescan is `lstat` calls and the Python loop around them; two sides scanned one
+after the other take twice as long as one, and two threads take longer still (they share
+the GIL). A child process made with fork (the engine already imported, no start-up cost)
+scans with its own database connection and sends its results back through a pipe.
+
+Only where fork is safe: a POSIX system and a process running no other thread (the CLI).
+Any failure of the child is not an error: the caller scans that side itself (scans are
+idempotent), so this can only make a run faster, never different.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from .db import Library
+
+
+def can_fork() -> bool:
+    return hasattr(os, "fork") and threading.active_count() == 1
+
+
+class ForkedJob:
+    """`fn(lib)` running in a forked child; `result()` waits for what it returned."""
+
+    def __init__(self, lib: Library, fn: Callable[[Library], Any]) -> None:
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            os.close(read_fd)
+            code = 1
+            try:
+                # Fresh connections: the parent's SQLite connections must not be touched.
+                lib.engine.dispose(close=False)
+                payload = pickle.dumps(fn(lib))
+                with os.fdopen(write_fd, "wb") as out:
+                    out.write(payload)
+                code = 0
+            except BaseException:  # noqa: BLE001 - the parent redoes the work
+                pass
+            finally:
+                os._exit(code)
+        os.close(write_fd)
+        self._pid = pid
+        self._read_fd = read_fd
+
+    def result(self) -> Any:
+        """What the child's `fn` returned; raises ChildFailed if it did not finish."""
+        with os.fdopen(self._read_fd, "rb") as f:
+            data = f.read()
+        _, status = os.waitpid(self._pid, 0)
+        if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0 or not data:
+            raise ChildFailed(f"scan process ended with status {status}")
+        return pickle.loads(data)
+
+
+class ChildFailed(Exception):
+    """The forked child did not deliver (crashed, killed, or its work raised)."""
