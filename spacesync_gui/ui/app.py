@@ -9,6 +9,7 @@ engine (it finishes or safely abandons the current item), close the library.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -84,6 +85,10 @@ class SpaceSyncApp(QObject):
             self.window.show()
         self.state.request_reload()
         self.engine_task = spawn(self._start_engine())
+        # Everything built so far (Qt bindings, modules, widgets) lives as long as the app:
+        # leave it out of the garbage collector's full passes, which otherwise walk it all
+        # and stalled the event loop for 100-130 ms at a time during a big sync.
+        gc.freeze()
 
     async def _start_engine(self) -> bool:
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -162,3 +163,4 @@ def make_app(qtbot, qloop, library):
     yield make
     for app in apps:
         app.shutdown()
+    gc.unfreeze()  # the app froze what existed at its start; the test process goes on
