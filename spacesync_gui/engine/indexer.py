@@ -27,7 +27,6 @@ import pickle
 import stat
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, cast
 
@@ -51,6 +50,7 @@ from .db import Library
 from .errors import NotFound, SpaceSyncError, UserError
 from .events import Emit, ScanProgress, ignore_events
 from .paths import TMP_PREFIX, key_for, raw_for, subtree_bounds
+from .results import ScanResult
 from .rules import BUILTIN_NAMES, IgnoreRules, builtin_ignored
 
 CHUNK_SIZE = 1 << 20  # hashing read size: large enough that syscalls never dominate
@@ -101,19 +101,6 @@ _Listed = tuple[os.DirEntry[str], "os.stat_result | OSError"]
 _DIGEST_RECIPE = b"spacesync folder digest 1\0"
 # A folder waiting to be listed: (absolute path, key, disk-relative path, disk != key).
 _Pending = tuple[str, str, str, bool]
-
-
-@dataclass
-class ScanResult:
-    files_seen: int = 0  # regular files found (ignored items not counted)
-    bytes_seen: int = 0
-    files_hashed: int = 0  # files actually read because they were new or changed
-    bytes_hashed: int = 0
-    added: int = 0  # entries inserted
-    modified: int = 0  # entries whose stored data changed (content, kind, stat data, link)
-    deleted: int = 0
-    errors: list[tuple[str, str]] = field(default_factory=list)  # (key, reason)
-    stopped: bool = False  # should_stop() cut the walk short: no deletes were applied
 
 
 class _Stopped(Exception):

@@ -24,8 +24,9 @@ from .db import Library
 from .errors import SpaceSyncError
 from .events import Emit, EngineWarning, LocationStateChanged
 from .locations import list_locations, refresh_state, scan
+from .results import RunReport
 from .scheduler import INSTANT, Scheduler, parse_schedule
-from .service import FileSyncService, RunReport
+from .service import FileSyncService
 from .watcher import WatchedLocation, Watcher
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,6 @@ import logging
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -36,45 +35,17 @@ from .events import (
 )
 from .executor import ExecResult, Executor
 from .history import get_conflict
-from .indexer import ScanResult
 from .locations import get_location, refresh_state, scan, state_problem
 from .paths import is_within
 from .plan import SOURCE, TARGET, ConflictRecord, Item, Plan
 from .planner import make_plan, plan_conflict_resolution
+from .results import RunReport, ScanResult
 from .rules import IgnoreRules
 from .runlock import conduit_lock
 from .safety import safety_problem, space_problem
 from .snapshots import IndexWriter, Side, load_base, load_base_keys, load_keys, load_side
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class RunReport:
-    """What a run did; `to_json` is the `sync --json` object of SPEC 4."""
-
-    conduit: int
-    generation: int | None = None
-    status: str = "completed"  # completed | refused | failed
-    copied: int = 0
-    deleted: int = 0
-    moved: int = 0
-    conflicts: int = 0  # waiting for a decision now
-    conflicts_resolved: int = 0  # settled by a strategy in this run
-    bytes_transferred: int = 0
-    errors: list[dict[str, str]] = field(default_factory=list)
-    verified: bool = False
-    reason: str | None = None
-    dry_run: bool = False
-    plan: list[dict[str, str]] | None = None
-    warnings: list[str] = field(default_factory=list)
-    resolved: list[dict[str, Any]] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        d = asdict(self)
-        if not self.dry_run:
-            d.pop("plan")
-        return d
 
 
 def _item_json(it: Item | None) -> dict[str, Any] | None:
