@@ -24,7 +24,7 @@ from .errors import CorruptLibrary, LibraryError
 from .models import Base
 
 DB_NAME = "library.sqlite"
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def _migrate_1_to_2(conn: Connection) -> None:
@@ -90,17 +90,27 @@ def _clear_digest(row: str) -> str:
 
 
 _DIGEST_COLS = (*_ENTRY_COLS, *_FILE_COLS)
+# Schema 5: a hash filled in where there was none (a mirror's copy hashing a file its scan
+# left unread, see deferred.py) is not a change: the file is what it was, and a run plans
+# only once every file it compares has its hash. A hash that changes or goes still is.
+_HASH_CHANGED = "(old.hash IS NOT NULL AND old.hash IS NOT new.hash)"
+_NOT_HASH = tuple(c for c in _ENTRY_COLS if c != "hash")
+_ENTRY_CHANGED_5 = (
+    f"{_differs(_NOT_HASH)} OR {_HASH_CHANGED} OR (new.kind != 'dir' AND ({_differs(_FILE_COLS)}))"
+)
 CHANGE_TRIGGERS = {
     **_V3_TRIGGERS,
     "trg_entries_ins": "AFTER INSERT ON entries BEGIN UPDATE locations SET changes = "
     f"changes + 1, {_totals('new', '+')} WHERE id = new.location_id; END",
     "trg_entries_del": "AFTER DELETE ON entries BEGIN UPDATE locations SET changes = "
     f"changes + 1, {_totals('old', '-')} WHERE id = old.location_id; END",
-    "trg_entries_upd": f"AFTER UPDATE ON entries WHEN {_ENTRY_CHANGED} BEGIN "
+    "trg_entries_upd": f"AFTER UPDATE ON entries WHEN {_ENTRY_CHANGED_5} BEGIN "
     f"UPDATE locations SET changes = changes + 1, {_totals('old', '-')} "
     f"WHERE id = old.location_id; UPDATE locations SET {_totals('new', '+')} "
     "WHERE id = new.location_id; END",
 }
+
+
 def _cut_below(row: str) -> str:
     return (
         f"DELETE FROM entries WHERE location_id = {row}.location_id AND "
@@ -116,10 +126,12 @@ CASCADE_TRIGGERS = {
     "trg_entries_cut_upd": f"AFTER UPDATE ON entries WHEN old.kind = 'dir' AND "
     f"new.kind != 'dir' BEGIN {_cut_below('new')} END",
 }
+# Nor does it change what a folder's listing digest vouches for.
+_DIGEST_CHANGED = f"{_differs((*_NOT_HASH, *_FILE_COLS))} OR {_HASH_CHANGED}"
 DIGEST_TRIGGERS = {
     "trg_entries_digest_ins": f"AFTER INSERT ON entries BEGIN {_clear_digest('new')} END",
     "trg_entries_digest_del": f"AFTER DELETE ON entries BEGIN {_clear_digest('old')} END",
-    "trg_entries_digest_upd": f"AFTER UPDATE ON entries WHEN {_differs(_DIGEST_COLS)} "
+    "trg_entries_digest_upd": f"AFTER UPDATE ON entries WHEN {_DIGEST_CHANGED} "
     f"BEGIN {_clear_digest('old')} {_clear_digest('new')} END",
 }
 # Folders by location, with their digests: what a rescan loads instead of every entry.
@@ -134,9 +146,17 @@ def _create_triggers(conn: Connection, triggers: dict[str, str]) -> None:
         conn.execute(text(f"CREATE TRIGGER IF NOT EXISTS {name} {body}"))
 
 
+# Files still waiting for their hash (normally none): their folders' digests do not count.
+NOHASH_INDEX = (
+    "CREATE INDEX IF NOT EXISTS ix_entries_nohash ON entries (location_id, path) "
+    "WHERE kind = 'file' AND hash IS NULL"
+)
+
+
 def create_triggers(conn: Connection) -> None:
     _create_triggers(conn, {**CHANGE_TRIGGERS, **CASCADE_TRIGGERS, **DIGEST_TRIGGERS})
     conn.execute(text(DIR_INDEX))
+    conn.execute(text(NOHASH_INDEX))
 
 
 def _migrate_2_to_3(conn: Connection) -> None:
@@ -164,11 +184,20 @@ def _migrate_3_to_4(conn: Connection) -> None:
     )
 
 
+def _migrate_4_to_5(conn: Connection) -> None:
+    # Deferred hashes: filling one in keeps the folder's digest; an index finds the files
+    # still waiting for theirs.
+    for name in ("trg_entries_upd", "trg_entries_digest_upd"):
+        conn.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
+    create_triggers(conn)
+
+
 # MIGRATIONS[n] turns a version-n database into version n+1.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _migrate_1_to_2,
     2: _migrate_2_to_3,
     3: _migrate_3_to_4,
+    4: _migrate_4_to_5,
 }
 
 

@@ -144,7 +144,16 @@ class Executor:
     ) -> None:
         """The action committed: base, index entry, events. `exact` is the item as it now
         is on disk when the caller knows it (a copy), which saves a stat per file."""
-        self.writer.set_base(a.path, a.base)
+        base = a.base
+        if exact is not None and exact.hash is not None and a.item is not None:
+            if a.item.hash is None:  # indexed without a hash: the copy computed it
+                src = self.sides[other(a.side)]
+                self.writer.fill_hash(src, a.path, a.item, exact.hash)
+                if src.snapshot.get(a.path) == a.item:  # the verify plans with it
+                    src.snapshot[a.path] = a.item._replace(hash=exact.hash)
+            if base is not None and base.hash is None and base.kind == exact.kind:
+                base = base._replace(hash=exact.hash)
+        self.writer.set_base(a.path, base)
         if a.op in (DELETE, RMDIR):
             self.writer.set_entry(side, a.path, None)
         else:
@@ -393,7 +402,7 @@ class Executor:
                 continue
             side, _, dst = self._dst(a)
             assert a.item is not None
-            exact = a.item._replace(inode=s.inode, mode=s.mode)
+            exact = a.item._replace(inode=s.inode, mode=s.mode, hash=s.hash)
             self._unlanded.append((a, side, dst, exact, s.dev))
             self.result.copied += 1
             self.result.bytes += a.item.size

@@ -43,7 +43,6 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from . import models
 from .db import Library
@@ -52,6 +51,7 @@ from .events import Emit, ScanProgress, ignore_events
 from .paths import TMP_PREFIX, key_for, raw_for, subtree_bounds
 from .results import ScanResult
 from .rules import BUILTIN_NAMES, IgnoreRules, builtin_ignored
+from .snapshots import ENTRY_UPSERT, bulk_delete, bulk_write
 
 CHUNK_SIZE = 1 << 20  # hashing read size: large enough that syscalls never dominate
 WRITE_BATCH = 4000  # rows per write transaction
@@ -85,10 +85,14 @@ _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLO
 _KIND_BITS = {_FILE: 0, _DIR: 1 << 12, _SYMLINK: 2 << 12}  # above the 12 permission bits
 _KIND_MASK = 3 << 12
 _RAW_BIT = 1 << 14
+# A file whose hash a sync's scan left for its copy to compute (`defer_hashes`): never
+# equal to a tag made from the disk, so every later scan looks at it again.
+_NOHASH_BIT = 1 << 15
 _TAG_SQL = (
     "mode + CASE kind"
     + "".join(f" WHEN '{kind}' THEN {bits}" for kind, bits in _KIND_BITS.items())
     + f" ELSE {_KIND_MASK} END + CASE WHEN raw IS NULL THEN 0 ELSE {_RAW_BIT} END"
+    + f" + CASE WHEN kind = '{_FILE}' AND hash IS NULL THEN {_NOHASH_BIT} ELSE 0 END"
 )
 _STORED_COLS = f"path, mtime_ns, size, inode, {_TAG_SQL}, raw, link"
 _PATH, _MTIME, _SIZE, _INODE, _TAG, _RAW, _LINK = range(7)
@@ -196,6 +200,10 @@ def _normalise_subtree(subtree: str | None) -> str:
 
 
 _TOUCHED = ("raw", "size", "mtime_ns", "inode", "mode", "indexed_at")
+_TOUCH_SQL = (
+    f"UPDATE entries SET {', '.join(f'{c} = ?' for c in _TOUCHED)}"
+    " WHERE location_id = ? AND path = ?"
+)
 
 
 class _Writer:
@@ -207,24 +215,12 @@ class _Writer:
     def __init__(self, conn: Connection, location_id: int) -> None:
         self.conn = conn
         self.location_id = location_id
-        self.rows: list[dict[str, Any]] = []  # whole entries
-        self.touches: list[dict[str, Any]] = []  # stat data only: the hash stays
-        self.deletes: list[dict[str, Any]] = []
+        # Plain DBAPI rows: SQLAlchemy's per-row parameter processing cost more than SQLite.
+        self.rows: list[tuple[Any, ...]] = []  # whole entries, in ENTRY_UPSERT's order
+        self.touches: list[tuple[Any, ...]] = []  # stat data only: the hash stays
+        self.deletes: list[str] = []
         self.cuts: list[str] = []  # keys whose stored descendants go
         self.cut_rows = 0  # entries the cuts deleted
-        e = _ENTRIES.c
-        where = (e.location_id == bindparam("b_loc"), e.path == bindparam("b_path"))
-        self.touch_stmt = (
-            update(_ENTRIES).where(*where).values({c: bindparam(f"b_{c}") for c in _TOUCHED})
-        )
-        self.delete_stmt = delete(_ENTRIES).where(*where)
-        ins = sqlite_insert(_ENTRIES)
-        cols = ("raw", "kind", "size", "mtime_ns", "inode", "mode", "hash", "link", "indexed_at")
-        # Upsert rather than insert: another process may have indexed the key since we loaded.
-        self.upsert = ins.on_conflict_do_update(
-            index_elements=[_ENTRIES.c.location_id, _ENTRIES.c.path],
-            set_={c: ins.excluded[c] for c in cols},
-        )
 
     def put(
         self,
@@ -235,33 +231,32 @@ class _Writer:
         hash_: str | None,
         link: str | None,
     ) -> None:
+        # Upserted rather than inserted: another process may have indexed the key since.
         self.rows.append(
-            {
-                "location_id": self.location_id,
-                "path": key,
-                "raw": raw,
-                "kind": kind,
-                "size": 0 if kind == _DIR else st.st_size,
-                "mtime_ns": st.st_mtime_ns,
-                "inode": st.st_ino,
-                "mode": st.st_mode & 0o7777,
-                "hash": hash_,
-                "link": link,
-                "indexed_at": time.time(),
-            }
+            (
+                self.location_id,
+                key,
+                raw,
+                kind,
+                0 if kind == _DIR else st.st_size,
+                st.st_mtime_ns,
+                st.st_ino,
+                st.st_mode & 0o7777,
+                hash_,
+                link,
+                time.time(),
+            )
         )
         self.check()
 
     def touch(self, key: str, raw: bytes | None, st: os.stat_result) -> None:
         """A file whose content is unchanged by the index's rule: keep its stored hash."""
         values = (raw, st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode & 0o7777, time.time())
-        row: dict[str, Any] = {f"b_{c}": v for c, v in zip(_TOUCHED, values, strict=True)}
-        row.update(b_loc=self.location_id, b_path=key)
-        self.touches.append(row)
+        self.touches.append((*values, self.location_id, key))
         self.check()
 
     def delete(self, key: str) -> None:
-        self.deletes.append({"b_loc": self.location_id, "b_path": key})
+        self.deletes.append(key)
         self.check()
 
     def cut(self, key: str) -> None:
@@ -277,13 +272,16 @@ class _Writer:
         for key in self.cuts:
             self.cut_rows += self.delete_below(key)
         self.cuts = []
-        for stmt, batch in (
-            (self.upsert, self.rows),
-            (self.touch_stmt, self.touches),
-            (self.delete_stmt, self.deletes),
-        ):
-            if batch:
-                self.conn.execute(stmt, batch)
+        if self.rows or self.touches or self.deletes:
+            if not self.conn.in_transaction():
+                self.conn.begin()  # so that the commit below reaches SQLite
+            db = _dbapi(self.conn)
+            if self.rows:
+                bulk_write(db, ENTRY_UPSERT, 11, self.rows)
+            if self.touches:
+                db.executemany(_TOUCH_SQL, self.touches)
+            if self.deletes:
+                bulk_delete(db, "entries", "location_id", {self.location_id: self.deletes})
         self.rows, self.touches, self.deletes = [], [], []
         if commit:
             self.conn.commit()
@@ -331,8 +329,10 @@ class _Scanner:
         rules: IgnoreRules,
         emit: Emit,
         should_stop: Callable[[], bool] | None,
+        defer_hashes: bool = False,
     ) -> None:
         self.conn = conn
+        self.defer_hashes = defer_hashes
         self.location_id = location_id
         self.root = root
         self.user_rules = rules if rules else None  # None: skip pathspec entirely
@@ -662,15 +662,25 @@ class _Scanner:
             and old[_MTIME] == st.st_mtime_ns
             and old[_INODE] == st.st_ino
         ):
-            # Same content by the index's rule (only mode or name bytes changed): the hash
-            # is kept without reading the file.
-            self.touch(key, raw, st)
-        else:
-            self.hash_and_put(path, key, raw, st, old)
+            if not old[_TAG] & _NOHASH_BIT:
+                # Same content by the index's rule (only mode or name bytes changed): the
+                # hash is kept without reading the file.
+                self.touch(key, raw, st)
+                return
+            if self.defer_hashes and old[_TAG] == _tag(_FILE, st, raw) | _NOHASH_BIT:
+                return  # still waiting for its hash, and otherwise as indexed
+        self.hash_and_put(path, key, raw, st, old)
 
     def hash_and_put(
         self, path: str, key: str, raw: bytes | None, st: os.stat_result, old: Stored | None
     ) -> None:
+        if self.defer_hashes:
+            # The sync reads it anyway: its copy computes the hash (or the sync asks for it
+            # before planning when a comparison needs it). While it has none, its folder's
+            # digest is not trusted (`_load_digests`), so the next scan looks at it again.
+            self.put(key, raw, _FILE, st, None, None, old)
+            self.tick()
+            return
         try:
             fd = os.open(path, _OPEN_FLAGS)
         except FileNotFoundError:
@@ -880,22 +890,32 @@ def _load_item(conn: Connection, location_id: int, key: str) -> dict[str, Stored
 
 
 def _load_digests(conn: Connection, location_id: int, subtree: str) -> dict[str, str]:
-    """Folder digests of the scope (the partial index of folders answers this)."""
+    """Folder digests of the scope (the partial index of folders answers this), except
+    those of folders holding a file still waiting for its hash (a later scan must see it)."""
     dbapi = _dbapi(conn)
     base = (
         "SELECT path, digest FROM entries INDEXED BY ix_entries_dirs "
         "WHERE location_id = ? AND kind = 'dir' AND "
     )
+    unhashed = (
+        "SELECT path FROM entries INDEXED BY ix_entries_nohash "
+        "WHERE location_id = ? AND kind = 'file' AND hash IS NULL"
+    )
     if subtree:
         lo, hi = subtree_bounds(subtree)
         sql = f"{base}digest IS NOT NULL AND (path = ? OR (path >= ? AND path < ?))"
-        return dict(dbapi.execute(sql, (location_id, subtree, lo, hi)))
-    digests = dict(dbapi.execute(base + "digest IS NOT NULL", (location_id,)))
-    (root,) = dbapi.execute(
-        "SELECT root_digest FROM locations WHERE id = ?", (location_id,)
-    ).fetchone()
-    if root is not None:
-        digests[""] = root
+        digests = dict(dbapi.execute(sql, (location_id, subtree, lo, hi)))
+        waiting = dbapi.execute(f"{unhashed} AND path >= ? AND path < ?", (location_id, lo, hi))
+    else:
+        digests = dict(dbapi.execute(base + "digest IS NOT NULL", (location_id,)))
+        (root,) = dbapi.execute(
+            "SELECT root_digest FROM locations WHERE id = ?", (location_id,)
+        ).fetchone()
+        if root is not None:
+            digests[""] = root
+        waiting = dbapi.execute(unhashed, (location_id,))
+    for (path,) in waiting:
+        digests.pop(path.rpartition("/")[0], None)
     return digests
 
 
@@ -948,16 +968,20 @@ def scan_location(
     *,
     emit: Emit = ignore_events,
     should_stop: Callable[[], bool] | None = None,
+    defer_hashes: bool = False,
 ) -> ScanResult:
     """Bring the index of a location (or of the key `subtree` and below) up to date.
 
     The caller has checked that the location is online; a missing root raises
-    SpaceSyncError and changes nothing.
+    SpaceSyncError and changes nothing. With `defer_hashes` (a sync's own scan), new and
+    changed files are stored without a hash instead of being read: see `hash_deferred`.
     """
     key = _normalise_subtree(subtree)
     with lib.engine.connect() as conn:
         root, patterns = _load_location(conn, location_id)
-        scanner = _Scanner(conn, location_id, root, IgnoreRules(patterns), emit, should_stop)
+        scanner = _Scanner(
+            conn, location_id, root, IgnoreRules(patterns), emit, should_stop, defer_hashes
+        )
         scanner.digests = _load_digests(conn, location_id, key)
         conn.rollback()  # end the read before the walk: a long-lived reader pins the WAL
         if key:
@@ -975,3 +999,53 @@ def scan_location(
     scanner.result.stopped = scanner.stopped
     scanner.emit_progress(True)
     return scanner.result
+
+
+def _read_hash(path: str, size: int, mtime_ns: int, inode: int) -> str:
+    """The xxh3-128 of a file that must still be exactly as indexed (else OSError)."""
+    fd = os.open(path, _OPEN_FLAGS)
+    try:
+        before = os.fstat(fd)
+        if not stat.S_ISREG(before.st_mode):
+            raise OSError(NOT_REGULAR)
+        if (before.st_size, before.st_mtime_ns) != (size, mtime_ns) or (
+            inode and before.st_ino != inode
+        ):
+            raise OSError(CHANGED_WHILE_READ)
+        digest, nread = _hash_fd(fd, size, None)
+        after = os.fstat(fd)
+    finally:
+        os.close(fd)
+    if nread != size or (after.st_size, after.st_mtime_ns) != (size, mtime_ns):
+        raise OSError(CHANGED_WHILE_READ)
+    return digest
+
+
+def hash_deferred(
+    lib: Library, location_id: int, files: list[tuple[str, str, int, int, int]]
+) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """Hash files a `defer_hashes` scan stored without one, because a comparison needs it.
+
+    `files`: (entry path, absolute path, size, mtime_ns, inode) as indexed. Returns the
+    hashes by entry path, and (entry path, reason) for the ones that could not be read or
+    no longer match the index (their entry keeps no hash; the next scan looks again).
+    Each hash is written only onto the entry it was read for (same size and mtime).
+    """
+    hashes: dict[str, str] = {}
+    errors: list[tuple[str, str]] = []
+    for key, path, size, mtime_ns, inode in files:
+        try:
+            hashes[key] = _read_hash(path, size, mtime_ns, inode)
+        except OSError as e:
+            errors.append(
+                (key, _reason(e) if e.errno is None else f"cannot read file: {_reason(e)}")
+            )
+    if hashes:
+        by_key = {k: (s, m) for k, _, s, m, _ in files}
+        with lib.engine.begin() as conn:
+            _dbapi(conn).executemany(
+                "UPDATE entries SET hash = ? WHERE location_id = ? AND path = ? AND kind = ?"
+                " AND hash IS NULL AND size = ? AND mtime_ns = ?",
+                [(h, location_id, k, _FILE, *by_key[k]) for k, h in hashes.items()],
+            )
+    return hashes, errors

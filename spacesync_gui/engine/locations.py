@@ -205,14 +205,20 @@ def state_problem(info: LocationInfo) -> str:
     )
 
 
-def scan(lib: Library, location_id: int, subtree: str | None = None, emit: Emit = ignore_events):
+def scan(
+    lib: Library,
+    location_id: int,
+    subtree: str | None = None,
+    emit: Emit = ignore_events,
+    defer_hashes: bool = False,
+):
     """Refresh the state, then scan; an offline or replaced root is refused."""
     from .indexer import scan_location
 
     state = refresh_state(lib, location_id, emit)
     if state != models.ONLINE:
         raise Refused(state_problem(get_location(lib, location_id)))
-    return scan_location(lib, location_id, subtree, emit=emit)
+    return scan_location(lib, location_id, subtree, emit=emit, defer_hashes=defer_hashes)
 
 
 def set_ignore(lib: Library, location_id: int, patterns: list[str]) -> LocationInfo:

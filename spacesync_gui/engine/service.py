@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import select, text
 
-from . import forked_scans, models, transfer
+from . import deferred, forked_scans, models, transfer
 from .conduits import ConduitInfo, get_conduit
 from .db import Library
 from .errors import Refused, SpaceSyncError, UserError
@@ -38,7 +38,7 @@ from .history import get_conflict
 from .locations import get_location, refresh_state, scan, state_problem
 from .paths import is_within
 from .plan import SOURCE, TARGET, ConflictRecord, Item, Plan
-from .planner import make_plan, plan_conflict_resolution
+from .planner import MIRROR, make_plan, plan_conflict_resolution
 from .results import RunReport, ScanResult
 from .rules import IgnoreRules
 from .runlock import conduit_lock
@@ -171,11 +171,13 @@ class FileSyncService:
         *,
         load: bool = True,
         touched: dict[str, list[str] | None] | None = None,
+        defer: bool = False,
     ) -> None:
         """Scan the endpoints, then (with `load`) read their snapshots.
 
         `touched` (verify): side name -> the folder keys to rescan (None: the whole
-        endpoint); a side not in it was not touched and keeps its snapshot.
+        endpoint); a side not in it was not touched and keeps its snapshot. `defer`: new
+        and changed files are indexed without reading them (see deferred.py).
         """
         jobs: list[tuple[Side, list[str | None]]] = []
         for side in sides.values():
@@ -207,15 +209,17 @@ class FileSyncService:
         if self.fork_scans and len(jobs) == 2 and forked_scans.can_fork():
             # The second side in a child process, at the same time as the first here.
             other = jobs.pop()
-            forked = (other, forked_scans.ForkedJob(self.lib, _scanner(other)))
-        results = [(side, _scanner((side, subs), self.emit)(self.lib)) for side, subs in jobs]
+            forked = (other, forked_scans.ForkedJob(self.lib, _scanner(other, defer=defer)))
+        results = [
+            (side, _scanner((side, subs), self.emit, defer)(self.lib)) for side, subs in jobs
+        ]
         if forked is not None:
             (side, subs), job = forked
             try:
                 results.append((side, job.result()))
             except forked_scans.ChildFailed:
                 log.warning("the forked scan of the %s side failed; scanning it here", side.name)
-                results.append((side, _scanner((side, subs), self.emit)(self.lib)))
+                results.append((side, _scanner((side, subs), self.emit, defer)(self.lib)))
         for side, side_results in results:
             for result in side_results:
                 if result.errors and under is None:
@@ -266,6 +270,10 @@ class FileSyncService:
 
     def _plan(self, conduit: ConduitInfo, sides: dict[str, Side]) -> Plan:
         base = load_base(self.lib, conduit.id)
+        snaps = {name: side.snapshot for name, side in sides.items()}
+        self._scan_errors += deferred.fill_hashes(
+            self.lib, conduit.mode, sides, snaps, base, fork=self.fork_scans
+        )
         return make_plan(
             conduit.mode,
             sides[SOURCE].snapshot,
@@ -284,7 +292,8 @@ class FileSyncService:
         phase("preflight")
         sides = self._preflight(conduit)
         phase("scanning")
-        self._refresh(sides, load=False)
+        # A mirror's copies hash what they read: its scan need not read new files first.
+        self._refresh(sides, load=False, defer=conduit.mode == MIRROR and not report.dry_run)
         token, stored = self._token(conduit)
         if token == stored and not self._scan_errors:
             # Nothing in either index nor in the base changed since a run verified both
@@ -379,6 +388,9 @@ class FileSyncService:
             src = load_keys(self.lib, sides[SOURCE], keys)
             dst = load_keys(self.lib, sides[TARGET], keys)
             base = load_base_keys(self.lib, conduit.id, keys)
+            self._scan_errors += deferred.fill_hashes(
+                self.lib, conduit.mode, sides, {SOURCE: src, TARGET: dst}, base
+            )
             return (
                 make_plan(
                     conduit.mode,
@@ -517,13 +529,15 @@ VERIFY_SUBTREES_MAX = 32
 
 
 def _scanner(
-    job: tuple[Side, list[str | None]], emit: Emit = ignore_events
+    job: tuple[Side, list[str | None]], emit: Emit = ignore_events, defer: bool = False
 ) -> Callable[[Library], list[ScanResult]]:
     """The scans of one side's subtrees, as a function of the library (forkable)."""
     side, subtrees = job
 
     def run(lib: Library) -> list[ScanResult]:
-        return [scan(lib, side.location_id, sub, emit=emit) for sub in subtrees]
+        return [
+            scan(lib, side.location_id, sub, emit=emit, defer_hashes=defer) for sub in subtrees
+        ]
 
     return run
 

@@ -163,6 +163,7 @@ class IndexWriter:
         self.conduit_id = conduit_id
         self._base: dict[str, Item | None] = {}
         self._entries: dict[tuple[int, str], tuple[Item, bytes | None] | None] = {}
+        self._hashes: list[tuple[str, int, str, int, int]] = []
         self._last = time.monotonic()
 
     def set_base(self, key: str, item: Item | None) -> None:
@@ -194,22 +195,32 @@ class IndexWriter:
         self._entries[(side.location_id, full)] = (item, raw) if item is not None else None
         self._maybe_flush()
 
+    def fill_hash(self, side: Side, key: str, item: Item, digest: str) -> None:
+        """A copy read `item` (indexed without a hash, see deferred.py) and hashed it: the
+        hash goes onto the entry only while that still holds the same size and mtime."""
+        self._hashes.append(
+            (digest, side.location_id, side.full_key(key), item.size, item.mtime_ns)
+        )
+        self._maybe_flush()
+
     def _maybe_flush(self) -> None:
         if (
-            len(self._base) + len(self._entries) >= self.BATCH
+            len(self._base) + len(self._entries) + len(self._hashes) >= self.BATCH
             or time.monotonic() - self._last > self.INTERVAL
         ):
             self.flush()
 
     def flush(self) -> None:
         self._last = time.monotonic()
-        if not self._base and not self._entries:
+        if not self._base and not self._entries and not self._hashes:
             return
-        base, entries = self._base, self._entries
-        self._base, self._entries = {}, {}
+        base, entries, hashes = self._base, self._entries, self._hashes
+        self._base, self._entries, self._hashes = {}, {}, []
         with self.lib.engine.begin() as conn:
             _write_base(conn, self.conduit_id, base)
             _write_entries(conn, entries)
+            if hashes:
+                _dbapi(conn).executemany(_FILL_HASH, hashes)
 
 
 def _dbapi(conn: Connection):  # noqa: ANN202 - a sqlite3 connection
@@ -233,7 +244,7 @@ def _upsert(table: str, key: tuple[str, ...], cols: tuple[str, ...]) -> str:
 _BASE_UPSERT = _upsert(
     "base_entries", ("conduit_id", "path"), ("kind", "size", "mtime_ns", "hash", "link")
 )
-_ENTRY_UPSERT = _upsert(
+ENTRY_UPSERT = _upsert(
     "entries",
     ("location_id", "path"),
     ("raw", "kind", "size", "mtime_ns", "inode", "mode", "hash", "link", "indexed_at"),
@@ -247,12 +258,12 @@ _ENTRY_UPSERT = _upsert(
 BULK_MIN = 64
 
 
-def _bulk(db, sql: str, ncols: int, rows: Sequence[tuple[object, ...]]) -> None:  # noqa: ANN001
+def bulk_write(db, sql: str, ncols: int, rows: Sequence[tuple[object, ...]]) -> None:  # noqa: ANN001
     """Run `sql` (an INSERT ... VALUES (?, ...)) for every row, in one step when worth it."""
-    odd = [r for r in rows if any(type(v) is bytes for v in r)]  # BLOBs do not fit JSON
+    odd = [r for r in rows if bytes in map(type, r)]  # BLOBs do not fit JSON
     if odd:
         db.executemany(sql, odd)
-        rows = [r for r in rows if not any(type(v) is bytes for v in r)]
+        rows = [r for r in rows if bytes not in map(type, r)]
     if len(rows) < BULK_MIN or not _has_json(db):
         db.executemany(sql, rows)
         return
@@ -272,7 +283,7 @@ def _bulk(db, sql: str, ncols: int, rows: Sequence[tuple[object, ...]]) -> None:
         db.executemany(sql, rows)
 
 
-def _bulk_delete(db, table: str, owner: str, groups: dict[int, list[str]]) -> None:  # noqa: ANN001
+def bulk_delete(db, table: str, owner: str, groups: dict[int, list[str]]) -> None:  # noqa: ANN001
     if not _has_json(db):
         for oid, paths in groups.items():
             db.executemany(
@@ -299,20 +310,26 @@ def _has_json(db) -> bool:  # noqa: ANN001
     return _json_ok["ok"]
 
 
+_FILL_HASH = (
+    "UPDATE entries SET hash = ? WHERE location_id = ? AND path = ? AND kind = 'file'"
+    " AND hash IS NULL AND size = ? AND mtime_ns = ?"
+)
+
+
 def _write_base(conn: Connection, conduit_id: int, base: dict[str, Item | None]) -> None:
     if not base:
         return
     db = _dbapi(conn)
     gone = [p for p, it in base.items() if it is None]
     if gone:
-        _bulk_delete(db, "base_entries", "conduit_id", {conduit_id: gone})
+        bulk_delete(db, "base_entries", "conduit_id", {conduit_id: gone})
     rows = [
         (conduit_id, p, it.kind, it.size, it.mtime_ns, it.hash, it.link)
         for p, it in base.items()
         if it is not None
     ]
     if rows:
-        _bulk(db, _BASE_UPSERT, 7, rows)
+        bulk_write(db, _BASE_UPSERT, 7, rows)
 
 
 def _write_entries(
@@ -326,7 +343,7 @@ def _write_entries(
         if v is None:
             gone.setdefault(loc, []).append(p)
     if gone:
-        _bulk_delete(db, "entries", "location_id", gone)
+        bulk_delete(db, "entries", "location_id", gone)
     now = time.time()
     rows = [
         (loc, p, raw, it.kind, it.size, it.mtime_ns, it.inode, it.mode, it.hash, it.link, now)
@@ -335,4 +352,4 @@ def _write_entries(
         for it, raw in [v]
     ]
     if rows:
-        _bulk(db, _ENTRY_UPSERT, 11, rows)
+        bulk_write(db, ENTRY_UPSERT, 11, rows)

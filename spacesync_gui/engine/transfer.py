@@ -533,6 +533,10 @@ def stage_file(
             raise SourceChanged(src, "its size changed while being copied")
         if expect_src.hash is not None and digest != expect_src.hash:
             raise SourceChanged(src, "its content differs from the scan")
+        after = os.fstat(fin)
+        if after.st_size != st.st_size or after.st_mtime_ns != st.st_mtime_ns:
+            # Without a scan hash (deferred.py) this is what tells a torn read.
+            raise SourceChanged(src, "it was modified while being copied")
         if expect_src.mode:
             if hasattr(os, "fchmod"):
                 os.fchmod(fout, stat.S_IMODE(expect_src.mode))

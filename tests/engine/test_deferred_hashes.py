@@ -1,0 +1,243 @@
+"""A mirror's scan leaves new files unread; their copy hashes them (deferred.py).
+Real library, real folders, the real service."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import xxhash
+
+from spacesync_gui.engine import deferred
+from spacesync_gui.engine.conduits import add_conduit
+from spacesync_gui.engine.events import ScanProgress
+from spacesync_gui.engine.indexer import hash_deferred, scan_location
+from spacesync_gui.engine.locations import add_location
+from spacesync_gui.engine.plan import Item
+from spacesync_gui.engine.service import FileSyncService
+from spacesync_gui.engine.transfer import SourceChanged, stage_file
+from tests.sync_helpers import read_tree, versions_content, write_tree
+
+
+def _hashes(lib, owner: int, table: str = "entries") -> dict[str, str | None]:
+    """path -> hash of the files of a location's entries (or of a conduit's base)."""
+    col = "location_id" if table == "entries" else "conduit_id"
+    with lib.engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            f"SELECT path, hash FROM {table} WHERE {col} = ? AND kind = 'file'", (owner,)
+        ).fetchall()
+    return dict(rows)
+
+
+def _xxh(data: str) -> str:
+    return xxhash.xxh3_128_hexdigest(data.encode())
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> tuple[Path, Path]:
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    dst.mkdir()
+    return src, dst
+
+
+def test_initial_mirror_reads_each_source_file_once_and_still_records_every_hash(
+    library, pair, monkeypatch
+):
+    src, dst = pair
+    reread: list[str] = []  # files hashed again before planning or verifying (none needed)
+
+    def spy(lib, location_id, files):  # the real function, counted
+        reread.extend(f[0] for f in files)
+        return hash_deferred(lib, location_id, files)
+
+    monkeypatch.setattr(deferred, "hash_deferred", spy)
+    files = {f"d{i}/f{j}.txt": f"content {i} {j}" * (j + 1) for i in range(3) for j in range(4)}
+    write_tree(src, files)
+    c = add_conduit(library, src, dst, "mirror")
+    scans: list[ScanProgress] = []
+    svc = FileSyncService(
+        library, emit=lambda ev: scans.append(ev) if isinstance(ev, ScanProgress) else None
+    )
+
+    report = svc.sync(c.id)
+
+    assert report.status == "completed" and report.verified and report.copied == 12
+    assert read_tree(dst) == files
+    # The sync's scan of the source read nothing: the copies did, and hashed as they went.
+    source_scan = [ev for ev in scans if ev.location_id == c.source_location_id and ev.done]
+    assert source_scan and source_scan[0].files_seen == 12 and source_scan[0].files_hashed == 0
+    assert reread == []
+    expected = {k: _xxh(v) for k, v in files.items()}
+    assert _hashes(library, c.source_location_id) == expected
+    assert _hashes(library, c.target_location_id) == expected
+    assert _hashes(library, c.id, "base_entries") == expected
+    # The next run finds both sides equal without copying anything.
+    again = svc.sync(c.id)
+    assert again.copied == 0 and again.deleted == 0 and again.verified
+
+
+def test_same_size_same_mtime_but_different_content_is_still_copied(library, pair):
+    """Both sides indexed without hashes must never compare equal by size and mtime."""
+    src, dst = pair
+    write_tree(src, {"a.txt": "new!", "same.txt": "kept"})
+    write_tree(dst, {"a.txt": "old!", "same.txt": "kept"})
+    for p in (src / "a.txt", dst / "a.txt", src / "same.txt", dst / "same.txt"):
+        os.utime(p, ns=(1_600_000_000_000_000_000, 1_600_000_000_000_000_000))
+    c = add_conduit(library, src, dst, "mirror")
+
+    report = FileSyncService(library).sync(c.id)
+
+    assert report.status == "completed" and report.verified
+    assert report.copied == 1
+    assert read_tree(dst) == {"a.txt": "new!", "same.txt": "kept"}
+    assert versions_content(dst) == ["old!"]
+
+
+def test_a_renamed_file_is_still_moved_not_copied_again(library, pair):
+    src, dst = pair
+    write_tree(src, {"old/name.bin": "x" * 5000, "other.txt": "abc"})
+    c = add_conduit(library, src, dst, "mirror")
+    svc = FileSyncService(library)
+    assert svc.sync(c.id).copied == 2
+    (src / "new").mkdir()
+    os.rename(src / "old" / "name.bin", src / "new" / "name.bin")
+
+    report = svc.sync(c.id)
+
+    assert report.moved == 1 and report.copied == 0 and report.verified
+    assert read_tree(dst) == read_tree(src)
+    assert read_tree(dst)["new/name.bin"] == "x" * 5000
+
+
+def test_unhashed_entries_keep_folders_out_of_digests_until_a_full_scan_hashes_them(library, pair):
+    src, _ = pair
+    write_tree(src, {"sub/a.txt": "aaa", "sub/b.txt": "bbbb"})
+    loc = add_location(library, src)
+
+    first = scan_location(library, loc.id, defer_hashes=True)
+    assert first.files_seen == 2 and first.files_hashed == 0 and first.added >= 2
+    assert _hashes(library, loc.id) == {"sub/a.txt": None, "sub/b.txt": None}
+    # Another deferring scan leaves them waiting, without counting them as changed.
+    second = scan_location(library, loc.id, defer_hashes=True)
+    assert second.modified == 0 and second.files_hashed == 0
+    # A scan that is not a mirror's own (the watcher's, `spacesync scan`) reads them.
+    full = scan_location(library, loc.id)
+    assert full.files_hashed == 2
+    assert _hashes(library, loc.id) == {"sub/a.txt": _xxh("aaa"), "sub/b.txt": _xxh("bbbb")}
+    assert scan_location(library, loc.id).files_hashed == 0
+
+
+def test_bidirectional_runs_hash_what_a_mirror_left_unhashed(library, pair, tmp_path):
+    """Two conduits share a location: the mirror's scan left entries without hashes, the
+    bidirectional run must not compare them as unknown."""
+    src, dst = pair
+    other = tmp_path / "other"
+    other.mkdir()
+    write_tree(src, {"a.txt": "same"})
+    write_tree(other, {"a.txt": "same"})
+    loc = add_location(library, src)
+    scan_location(library, loc.id, defer_hashes=True)
+    c = add_conduit(library, src, other, "bidirectional")
+    assert c.source_location_id == loc.id
+
+    report = FileSyncService(library).sync(c.id)
+
+    assert report.status == "completed" and report.conflicts == 0 and report.copied == 0
+    assert _hashes(library, loc.id) == {"a.txt": _xxh("same")}
+
+
+def test_a_file_rewritten_while_being_copied_is_not_committed(tmp_path: Path):
+    """Without a scan hash to compare with, the copy checks the source after reading it."""
+    src = tmp_path / "f.txt"
+    src.write_text("original")
+    st = src.stat()
+    item = Item("file", st.st_size, st.st_mtime_ns, None)
+
+    def rewrite(_n: int) -> None:
+        src.write_text("ORIGINAL")  # same size, new content and mtime
+        os.utime(src, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+
+    with pytest.raises(SourceChanged):
+        stage_file(src, item, tmp_path / "tmp", progress=rewrite)
+    staged = tmp_path / "tmp"
+    assert not staged.exists() or not any(staged.rglob("*.*"))
+
+
+def test_after_an_initial_mirror_the_next_scan_compares_no_source_folder(
+    library, pair, monkeypatch
+):
+    """The copies fill the hashes in without voiding the folder digests the mirror's scan
+    stored: the first no-op after an initial mirror is as quick as any later one."""
+    from tests.engine.test_indexer_digest import ChildLoads
+
+    src, dst = pair
+    write_tree(src, {f"d{i}/f{j}.txt": f"{i}-{j}" for i in range(4) for j in range(3)})
+    c = add_conduit(library, src, dst, "mirror")
+    assert FileSyncService(library).sync(c.id).copied == 12
+    loads = ChildLoads(monkeypatch)
+
+    again = scan_location(library, c.source_location_id)
+
+    assert loads.folders == [] and again.files_hashed == 0 and again.modified == 0
+
+
+def test_a_folder_with_a_file_waiting_for_its_hash_is_compared_again(library, pair, monkeypatch):
+    from tests.engine.test_indexer_digest import ChildLoads
+
+    src, _ = pair
+    write_tree(src, {"done/a.txt": "a", "waiting/b.txt": "b"})
+    loc = add_location(library, src)
+    scan_location(library, loc.id)  # everything hashed, every folder's digest stored
+    (src / "waiting" / "c.txt").write_text("c")
+    scan_location(library, loc.id, defer_hashes=True)  # c.txt stored without a hash
+    loads = ChildLoads(monkeypatch)
+
+    r = scan_location(library, loc.id)
+
+    assert loads.folders == ["waiting"]
+    assert r.files_hashed == 1
+    assert _hashes(library, loc.id)["waiting/c.txt"] == _xxh("c")
+
+
+def test_filling_in_a_hash_is_not_a_change_but_changing_one_is(library, pair):
+    """The change counters (trusted no-op runs) count what a file is, not what the index
+    has learnt about it."""
+    src, _ = pair
+    write_tree(src, {"a.txt": "aaa"})
+    loc = add_location(library, src)
+    scan_location(library, loc.id, defer_hashes=True)
+
+    def changes() -> int:
+        with library.engine.connect() as conn:
+            return conn.exec_driver_sql(
+                "SELECT changes FROM locations WHERE id = ?", (loc.id,)
+            ).scalar_one()
+
+    before = changes()
+    st = (src / "a.txt").stat()
+    hashes, errors = hash_deferred(
+        library, loc.id, [("a.txt", str(src / "a.txt"), st.st_size, st.st_mtime_ns, st.st_ino)]
+    )
+    assert hashes == {"a.txt": _xxh("aaa")} and errors == []
+    assert _hashes(library, loc.id) == {"a.txt": _xxh("aaa")} and changes() == before
+    with library.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE entries SET hash = 'other' WHERE location_id = ?", (loc.id,))
+    assert changes() == before + 1
+
+
+def test_a_file_changed_since_the_scan_gets_no_hash(library, pair):
+    src, _ = pair
+    write_tree(src, {"a.txt": "aaa"})
+    loc = add_location(library, src)
+    scan_location(library, loc.id, defer_hashes=True)
+    st = (src / "a.txt").stat()
+    (src / "a.txt").write_text("bbbb")
+
+    hashes, errors = hash_deferred(
+        library, loc.id, [("a.txt", str(src / "a.txt"), st.st_size, st.st_mtime_ns, st.st_ino)]
+    )
+
+    assert hashes == {} and errors == [("a.txt", "changed while being read")]
+    assert _hashes(library, loc.id) == {"a.txt": None}
