@@ -205,3 +205,45 @@ def test_v3_fixture_gets_folder_digests_and_totals_kept_by_triggers(tmp_path):
     finally:
         lib.close()
     assert len(list(data.glob(f"{DB_NAME}.v3-*.bak"))) == 1
+
+
+FIXTURE_V4 = Path(__file__).parent.parent / "fixtures" / "library-v4.sqlite"
+
+
+def test_v4_fixture_learns_that_filling_in_a_hash_is_not_a_change(tmp_path):
+    data = _data_dir_with(FIXTURE_V4, tmp_path)
+    open_library(data).close()
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    open_library(fresh).close()
+    def spaced(triggers: dict[str, str]) -> dict[str, str]:  # v3's SQL text was wrapped
+        return {name: " ".join(sql.split()) for name, sql in triggers.items()}
+
+    assert spaced(_triggers(data / DB_NAME)) == spaced(_triggers(fresh / DB_NAME))
+    assert _indexes(data / DB_NAME) == _indexes(fresh / DB_NAME)
+    lib = open_library(data)
+    try:
+        with lib.engine.begin() as conn:
+            changes = conn.execute(text("SELECT changes FROM locations WHERE id = 1")).scalar()
+            conn.execute(text(
+                "INSERT INTO entries (location_id, path, kind, size, mtime_ns, inode, mode, "
+                "indexed_at) VALUES (1, 'old/new.txt', 'file', 50, 1, 1, 420, 0)"))
+            conn.execute(text("UPDATE entries SET digest = 'd-old' WHERE path = 'old'"))
+            after_insert = conn.execute(
+                text("SELECT changes FROM locations WHERE id = 1")).scalar()
+            assert after_insert == changes + 1
+            # The copy's hash filled in: no change, the folder's digest stays.
+            conn.execute(text("UPDATE entries SET hash = 'h' WHERE path = 'old/new.txt'"))
+            row = conn.execute(text(
+                "SELECT (SELECT changes FROM locations WHERE id = 1), "
+                "(SELECT digest FROM entries WHERE path = 'old')")).one()
+            assert tuple(row) == (after_insert, "d-old")
+            # A hash that changes is a change, and voids the digest.
+            conn.execute(text("UPDATE entries SET hash = 'h2' WHERE path = 'old/new.txt'"))
+            row = conn.execute(text(
+                "SELECT (SELECT changes FROM locations WHERE id = 1), "
+                "(SELECT digest FROM entries WHERE path = 'old')")).one()
+            assert tuple(row) == (after_insert + 1, None)
+    finally:
+        lib.close()
+    assert len(list(data.glob(f"{DB_NAME}.v4-*.bak"))) == 1
