@@ -124,6 +124,16 @@ class Executor:
         self.result = ExecResult()
         self._tmp_dirs: dict[tuple[int, str], str] = {}
         self._fsync_alone = False
+        # Folders where a move or delete renamed something since the writer last flushed:
+        # made durable before the base records those actions (else a power loss could
+        # undo a rename the base already calls done, and a deleted file would come back).
+        self._renamed: set[str] = set()
+        writer.before_flush = self._sync_renames
+
+    def _sync_renames(self) -> None:
+        dirs, self._renamed = self._renamed, set()
+        if dirs:
+            transfer.sync_dirs(dirs)
 
     # -- helpers -------------------------------------------------------------------
     def _dst(self, a: Action) -> tuple[Side, Side, str]:
@@ -217,6 +227,7 @@ class Executor:
         assert a.from_path is not None and a.expect is not None
         src = side.abs_path(a.from_path)
         transfer.move_item(src, dst, a.expect)
+        self._renamed.update((os.path.dirname(src), os.path.dirname(dst)))
         self.writer.set_entry(side, a.from_path, None)
         self.writer.set_base(a.from_path, None)
         self.result.moved += 1
@@ -232,13 +243,17 @@ class Executor:
     def _delete(self, a: Action) -> None:
         side, _, dst = self._dst(a)
         assert a.expect is not None
-        self.removers[a.side].delete(dst, a.expect)
+        kept = self.removers[a.side].delete(dst, a.expect)
+        self._renamed.add(os.path.dirname(dst))
+        if kept:
+            self._renamed.add(os.path.dirname(kept))
         self.result.deleted += 1
         self._landed(a, side, None)
 
     def _rmdir(self, a: Action) -> None:
         side, _, dst = self._dst(a)
         self.removers[a.side].rmdir(dst)
+        self._renamed.add(os.path.dirname(dst))
         self.result.deleted += 1
         self._landed(a, side, None)
 

@@ -11,7 +11,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -165,6 +165,8 @@ class IndexWriter:
         self._entries: dict[tuple[int, str], tuple[Item, bytes | None] | None] = {}
         self._hashes: list[tuple[str, int, str, int, int]] = []
         self._last = time.monotonic()
+        # Called before each flush: what the flush records must be durable on disk first.
+        self.before_flush: Callable[[], None] | None = None
 
     def set_base(self, key: str, item: Item | None) -> None:
         self._base[key] = item
@@ -214,6 +216,8 @@ class IndexWriter:
         self._last = time.monotonic()
         if not self._base and not self._entries and not self._hashes:
             return
+        if self.before_flush is not None:
+            self.before_flush()
         base, entries, hashes = self._base, self._entries, self._hashes
         self._base, self._entries, self._hashes = {}, {}, []
         with self.lib.engine.begin() as conn:

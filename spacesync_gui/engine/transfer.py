@@ -17,6 +17,7 @@ real name.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import errno
@@ -241,11 +242,28 @@ def _fsync_path(path: StrPath) -> None:
 
 
 def sync_dirs(dirs: Iterable[StrPath]) -> None:
-    """fsync folders so the renames in them survive a power loss (no-op on Windows)."""
+    """fsync folders so the renames in them survive a power loss (no-op on Windows).
+
+    Many folders on Linux: one `syncfs` per file system instead (see make_durable)."""
     if _IS_WINDOWS:
         return
-    for d in {os.fspath(x) for x in dirs}:
-        fd = os.open(d, os.O_RDONLY)
+    unique = {os.fspath(x) for x in dirs}
+    if _syncfs is not None and len(unique) >= SYNCFS_MIN_FILES:
+        by_fs: dict[int, list[str]] = {}
+        for d in unique:
+            with contextlib.suppress(FileNotFoundError):  # gone since: nothing to keep
+                by_fs.setdefault(os.stat(d).st_dev, []).append(d)
+        for folders in by_fs.values():
+            for d in folders:  # the first that still exists syncs its whole file system
+                with contextlib.suppress(FileNotFoundError):
+                    _syncfs_path(d)
+                    break
+        return
+    for d in unique:
+        try:
+            fd = os.open(d, os.O_RDONLY)
+        except FileNotFoundError:
+            continue  # removed since (an emptied folder): its parent records that
         try:
             os.fsync(fd)
         except OSError as exc:
@@ -570,6 +588,18 @@ def discard(staged: Staged) -> None:
     _unlink_quiet(staged.tmp_path)
 
 
+def _syncfs_path(path: str) -> None:
+    """syncfs(2) of the file system holding `path`."""
+    assert _syncfs is not None
+    fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW)
+    try:
+        if _syncfs(fd) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err), path)
+    finally:
+        os.close(fd)
+
+
 def make_durable(staged_list: Sequence[Staged]) -> set[int]:
     """Flush staged temps to stable storage before any of them is committed.
 
@@ -588,13 +618,7 @@ def make_durable(staged_list: Sequence[Staged]) -> set[int]:
         for s in pending:
             one_per_fs.setdefault(s.dev or os.stat(s.tmp_path).st_dev, s.tmp_path)
         for path in one_per_fs.values():
-            fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW)
-            try:
-                if _syncfs(fd) != 0:
-                    err = ctypes.get_errno()
-                    raise OSError(err, os.strerror(err), path)
-            finally:
-                os.close(fd)
+            _syncfs_path(path)
         synced = set(one_per_fs)
     else:
         for s in pending:

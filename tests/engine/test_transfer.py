@@ -661,3 +661,16 @@ def test_errors_are_transfer_errors_with_readable_messages(root: Path) -> None:
     assert "x" in str(err) and "modified" in str(err) and "nothing was overwritten" in str(err)
     assert issubclass(DirectoryNotEmpty, DestinationChanged)
     assert issubclass(SourceChanged, TransferError)
+
+
+@pytest.mark.parametrize("count", [3, 40])  # one fsync per folder / one syncfs for many
+def test_sync_dirs_passes_over_folders_removed_meanwhile(tmp_path, count):
+    """A run's emptied folders are removed before the writer flushes; their renames'
+    durability is their parent's, which is synced too."""
+    folders = [tmp_path / f"d{i}" for i in range(count)]
+    for d in folders:
+        d.mkdir()
+    folders[0].rmdir()
+    T.sync_dirs([*folders, tmp_path])
+    folders[1].rmdir()
+    T.sync_dirs(folders[:2])  # nothing left to sync: still not an error
