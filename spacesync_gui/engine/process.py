@@ -7,8 +7,9 @@ work, `emit` for events) while the runtime, its watcher and its sync threads liv
 child started with `spawn` (never `fork`: the GUI process has threads).
 
 Protocol over one pipe: the parent sends `(request id, method, args)`; the child answers
-`(request id, ok, value)` and, at any time, `(0, "event", event)`. The child stops when
-asked, or when the pipe closes (the GUI process died).
+`(request id, ok, value)` and, at any time, `(0, "event", event)` or `(0, "log", record)`
+(its log records, which the parent hands to its own logging: one log file). The child
+stops when asked, or when the pipe closes (the GUI process died).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import multiprocessing
 import os
 import pickle
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -184,6 +186,10 @@ class EngineProcess:
             if rid == _EVENT:
                 if ok == "ready":
                     self._ready.set()
+                elif ok == "log":
+                    # The engine's log lines land where the app's own go (its log file).
+                    record = logging.makeLogRecord(value)
+                    logging.getLogger(record.name).handle(record)
                 else:
                     self._emit(value)
                 continue
@@ -209,6 +215,31 @@ def _picklable_error(e: BaseException) -> BaseException:
         return SpaceSyncError(str(e) or type(e).__name__)
 
 
+class _PipeLogHandler(logging.Handler):
+    """Sends the engine process's log records to the app, which writes them to its log."""
+
+    def __init__(self, send: Callable[[tuple[Any, ...]], None]) -> None:
+        super().__init__(logging.INFO)
+        self._send = send
+        self._formatter = logging.Formatter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            d = dict(record.__dict__)
+            d["msg"], d["args"] = record.getMessage(), None
+            if record.exc_info:
+                d["exc_text"] = self._formatter.formatException(record.exc_info)
+            d["exc_info"] = None
+            d["processName"] = "spacesync-engine"
+            self._send((_EVENT, "log", {k: v for k, v in d.items() if _plain(v)}))
+        except Exception:  # noqa: BLE001 - logging must never break the engine
+            self.handleError(record)
+
+
+def _plain(v: object) -> bool:
+    return v is None or isinstance(v, (str, int, float, bool))
+
+
 def child_main(data_dir: str, conn: Connection, watch: bool) -> None:
     """The engine process: one runtime, driven by the parent's requests."""
     from .db import open_library
@@ -230,6 +261,9 @@ def child_main(data_dir: str, conn: Connection, watch: bool) -> None:
         else:
             send((rid, False, _picklable_error(e)))
 
+    root = logging.getLogger()
+    root.addHandler(_PipeLogHandler(send))
+    root.setLevel(logging.INFO)
     if hasattr(os, "nice"):
         # Below the app in the CPU queue: on a busy machine the window is served first,
         # and a sync only gives up what the GUI actually uses (little).

@@ -177,3 +177,31 @@ def test_what_crosses_the_pipe_unpickles_without_importing_the_engine(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_the_engine_process_logs_into_the_apps_log(library, tmp_path: Path, caplog):
+    """What the engine logs (here: its start-up scan finding a folder gone) reaches the
+    app's logging, so it lands in the app's log file, not only on a stderr nobody reads."""
+    import logging
+    import shutil
+
+    from spacesync_gui.engine.locations import add_location
+
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    loc = add_location(library, gone)
+    shutil.rmtree(gone)
+    caplog.set_level(logging.INFO)
+    proc = EngineProcess(library, Events(), watch=False)
+    proc.start()
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            lines = [r for r in caplog.records if r.processName == "spacesync-engine"]
+            if any(f"location {loc.id} is offline" in r.getMessage() for r in lines):
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError(f"no engine log line arrived: {caplog.text}")
+    finally:
+        proc.stop(5.0)
