@@ -773,7 +773,7 @@ def group_bigfile(ctx: Ctx) -> GroupResult:
         ],
         notes=[
             f"{wl}: {stats.bytes / MB:.0f} MiB in one file; the SpaceSync time includes "
-            "process start-up, indexing (hashing) the source, the hashed copy, fsync and the "
+            "process start-up, indexing the source, the hashed copy, fsync and the "
             "verify rescan. `cp` (-a) leaves the data in the page cache; `cp && sync FILE` is "
             "the like-for-like baseline, since SPEC 3.6 requires the fsync before the rename"
         ],
@@ -817,7 +817,7 @@ def group_w3(ctx: Ctx) -> GroupResult:
             "folder's files, then `sync FILE...` (SPEC 3.6 makes SpaceSync fsync before the "
             "rename; plain cp -a is shown for reference). The CLI row is `conduit add` + "
             "`sync` in fresh processes; the in-process row times only "
-            "FileSyncService(lib).sync(id) (indexing/hashing the source, hashed copy, fsync, "
+            "FileSyncService(lib).sync(id) (indexing the source, hashed copy, fsync, "
             "verify). Median throughput, MiB/s: " + ", ".join(rates)
         ],
     )
@@ -1302,7 +1302,7 @@ def group_gui(ctx: Ctx) -> GroupResult:
             )
         ],
         notes=[
-            f"gui: the whole app offscreen (window, bridge, engine thread) mirrors {wl} "
+            f"gui: the whole app offscreen (window, bridge, engine process) mirrors {wl} "
             "into a fresh folder; a 5 ms QTimer measures how late the event loop runs"
         ],
     )

@@ -37,6 +37,7 @@ import stat
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,6 +72,13 @@ from .paths import key_for, marker_path
 from .rules import IgnoreRules, builtin_ignored
 
 log = logging.getLogger(__name__)
+
+# watchdog's recursive inotify emitter adds a folder made together with its parent (mkdir
+# -p) twice, once while walking the new parent and once for its own create event, and
+# warns that the second add replaces the first's callback (the same one): harmless noise.
+warnings.filterwarnings(
+    "ignore", message="Callback with id .* already exists for watch", category=RuntimeWarning
+)
 
 OnDirty = Callable[[int, set[str], bool], None]
 OnState = Callable[[int, str], None]
