@@ -133,7 +133,11 @@ class Executor:
     def _sync_renames(self) -> None:
         dirs, self._renamed = self._renamed, set()
         if dirs:
-            transfer.sync_dirs(dirs)
+            try:
+                transfer.sync_dirs(dirs)
+            except OSError:
+                self._renamed |= dirs  # still owed: no later flush may skip them
+                raise
 
     # -- helpers -------------------------------------------------------------------
     def _dst(self, a: Action) -> tuple[Side, Side, str]:
