@@ -55,6 +55,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -539,12 +540,12 @@ def group_scale(ctx: Ctx) -> GroupResult:
     )
 
 
-def _spacesync_mirror(
-    ctx: Ctx, src: Path, target: Path, want: dict[str, tuple[int, int]], noop: bool
-) -> tuple[Sample, Sample | None]:
-    """conduit add + sync (initial), then optionally a second sync (no-op), each a new process."""
-    d = ctx.fresh_dir("data")
-    p1 = ctx.ss(d, "conduit", "add", str(src), str(target), "--mode", "mirror")
+def _add_and_sync(
+    ctx: Ctx, d: Path, src: Path, target: Path, *opts: str
+) -> tuple[Proc, Proc, int, dict[str, Any]]:
+    """`conduit add` (a mirror) and its first `sync`, each a new process; the sync must
+    complete. Returns both processes, the conduit id and the sync's JSON."""
+    p1 = ctx.ss(d, "conduit", "add", str(src), str(target), "--mode", "mirror", *opts)
     need_ok(p1, "spacesync conduit add")
     cid = find_id(json_out(p1, "conduit add"), "conduit")
     p2 = ctx.ss(d, "sync", str(cid))
@@ -552,6 +553,15 @@ def _spacesync_mirror(
     out = json_out(p2, "sync")
     if out.get("status") != "completed":
         raise StepFailed(f"initial sync status {out.get('status')}: {out.get('reason', '')}")
+    return p1, p2, cid, out
+
+
+def _spacesync_mirror(
+    ctx: Ctx, src: Path, target: Path, want: dict[str, tuple[int, int]], noop: bool
+) -> tuple[Sample, Sample | None]:
+    """conduit add + sync (initial), then optionally a second sync (no-op), each a new process."""
+    d = ctx.fresh_dir("data")
+    p1, p2, cid, out = _add_and_sync(ctx, d, src, target)
     bad = compare_trees(want, target)
     extra = {
         "add_s": p1.wall,
@@ -1124,15 +1134,8 @@ def _idle_daemon(
     log("    copying the tree (untimed)")
     a = _copy_tree(ctx, src, "idle-src")
     d, dst = ctx.fresh_dir("data"), ctx.fresh_dir("idle-dst")
-    p1 = ctx.ss(d, "conduit", "add", str(a), str(dst), "--mode", "mirror", "--schedule", "instant")
-    need_ok(p1, "spacesync conduit add (instant mirror)")
-    cid = find_id(json_out(p1, "conduit add"), "conduit")
-    log("    initial mirror (untimed)")
-    p2 = ctx.ss(d, "sync", str(cid))
-    need_ok(p2, "spacesync sync (initial)")
-    out = json_out(p2, "sync")
-    if out.get("status") != "completed":
-        raise StepFailed(f"initial sync status {out.get('status')}: {out.get('reason', '')}")
+    log("    instant mirror: conduit add and initial sync (untimed)")
+    p1, p2, _, _ = _add_and_sync(ctx, d, a, dst, "--schedule", "instant")
     bad = compare_trees(want, dst)
     if bad:
         raise StepFailed(f"initial mirror wrong: {bad}")
