@@ -681,15 +681,6 @@ class _Scanner:
             self.put(key, raw, _FILE, st, None, None, old)
             self.tick()
             return
-        try:
-            fd = os.open(path, _OPEN_FLAGS)
-        except FileNotFoundError:
-            self.forget(old)
-            return
-        except OSError as e:
-            self.unseen()
-            self.fail(key, f"cannot read file: {_reason(e)}")
-            return
         r = self.result
         hashed_before = r.bytes_hashed
         big = st.st_size >= CHUNK_SIZE
@@ -700,30 +691,25 @@ class _Scanner:
                 raise _Stopped
 
         try:
-            digest, nread = _hash_fd(fd, st.st_size, on_chunk if big else None)
-            after = os.fstat(fd)
+            digest = _read_hash(
+                path, st.st_size, st.st_mtime_ns, st.st_ino, on_chunk if big else None
+            )
+        except FileNotFoundError:
+            self.forget(old)
+            return
         except _Stopped:
             self.unseen()
             return  # the old entry stays; the next scan hashes this file
+        except _Changed:
+            self.unseen()
+            self.fail(key, CHANGED_WHILE_READ)
+            return
         except OSError as e:
             self.unseen()
             self.fail(key, f"cannot read file: {_reason(e)}")
             return
-        finally:
-            os.close(fd)
         r.files_hashed += 1
-        r.bytes_hashed = hashed_before + nread
-        if (
-            nread != st.st_size
-            or after.st_size != st.st_size
-            or after.st_mtime_ns != st.st_mtime_ns
-            or (st.st_ino and after.st_ino != st.st_ino)
-            or not stat.S_ISREG(after.st_mode)
-        ):
-            # A hash of bytes that no longer match the stat data would be a half-truth.
-            self.unseen()
-            self.fail(key, CHANGED_WHILE_READ)
-            return
+        r.bytes_hashed = hashed_before + st.st_size
         self.put(key, raw, _FILE, st, digest, None, old)
         if not big:
             self.tick()  # big files ticked per chunk already
@@ -1001,23 +987,33 @@ def scan_location(
     return scanner.result
 
 
-def _read_hash(path: str, size: int, mtime_ns: int, inode: int) -> str:
-    """The xxh3-128 of a file that must still be exactly as indexed (else OSError)."""
+class _Changed(Exception):
+    """The file read is no longer the one the stat data describes."""
+
+
+def _read_hash(
+    path: str,
+    size: int,
+    mtime_ns: int,
+    inode: int,
+    on_chunk: Callable[[int], None] | None = None,
+) -> str:
+    """The xxh3-128 of the file at `path`, which must be (and stay, while it is read) the
+    regular file of this size, mtime and inode: else _Changed, since a hash of bytes that
+    do not match the stat data would be a half-truth. OSError when it cannot be read."""
     fd = os.open(path, _OPEN_FLAGS)
     try:
-        before = os.fstat(fd)
-        if not stat.S_ISREG(before.st_mode):
-            raise OSError(NOT_REGULAR)
-        if (before.st_size, before.st_mtime_ns) != (size, mtime_ns) or (
-            inode and before.st_ino != inode
-        ):
-            raise OSError(CHANGED_WHILE_READ)
-        digest, nread = _hash_fd(fd, size, None)
+        digest, nread = _hash_fd(fd, size, on_chunk)
         after = os.fstat(fd)
     finally:
         os.close(fd)
-    if nread != size or (after.st_size, after.st_mtime_ns) != (size, mtime_ns):
-        raise OSError(CHANGED_WHILE_READ)
+    if (
+        nread != size
+        or (after.st_size, after.st_mtime_ns) != (size, mtime_ns)
+        or (inode and after.st_ino != inode)
+        or not stat.S_ISREG(after.st_mode)
+    ):
+        raise _Changed
     return digest
 
 
@@ -1036,10 +1032,10 @@ def hash_deferred(
     for key, path, size, mtime_ns, inode in files:
         try:
             hashes[key] = _read_hash(path, size, mtime_ns, inode)
+        except _Changed:
+            errors.append((key, CHANGED_WHILE_READ))
         except OSError as e:
-            errors.append(
-                (key, _reason(e) if e.errno is None else f"cannot read file: {_reason(e)}")
-            )
+            errors.append((key, f"cannot read file: {_reason(e)}"))
     if hashes:
         by_key = {k: (s, m) for k, _, s, m, _ in files}
         with lib.engine.begin() as conn:
