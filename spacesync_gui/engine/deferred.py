@@ -71,21 +71,12 @@ def fill_hashes(
     """Hash what `wanted` names, in place in `snaps` and in the index; returns the
     problems as run errors ({path, message}). With `fork` (the CLI), the target side is
     hashed in a forked child at the same time as the source here."""
-    todo = wanted(mode, snaps, base)
-    jobs = [(name, _job(sides[name], snaps[name], keys)) for name, keys in todo.items()]
-    forked = None
-    if fork and len(jobs) == 2 and forked_scans.can_fork():
-        name, fn = jobs.pop()
-        forked = (name, fn, forked_scans.ForkedJob(lib, fn))
-    results = [(name, fn(lib)) for name, fn in jobs]
-    if forked is not None:
-        name, fn, job = forked
-        try:
-            results.append((name, job.result()))
-        except forked_scans.ChildFailed:
-            results.append((name, fn(lib)))
+    todo = list(wanted(mode, snaps, base).items())
+    results = forked_scans.run_jobs(
+        lib, todo, lambda it, _: _job(sides[it[0]], snaps[it[0]], it[1]), fork
+    )
     errors: list[dict[str, str]] = []
-    for name, (hashes, problems) in results:
+    for (name, _), (hashes, problems) in zip(todo, results, strict=True):
         side, snap = sides[name], snaps[name]
         cut = len(side.prefix) + 1 if side.prefix else 0
         for full, digest in hashes.items():

@@ -12,13 +12,17 @@ idempotent), so this can only make a run faster, never different.
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from .db import Library
+
+log = logging.getLogger(__name__)
+J = TypeVar("J")
 
 
 def can_fork() -> bool:
@@ -57,6 +61,28 @@ class ForkedJob:
         if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0 or not data:
             raise ChildFailed(f"scan process ended with status {status}")
         return pickle.loads(data)
+
+
+def run_jobs(
+    lib: Library,
+    items: Sequence[J],
+    job: Callable[[J, bool], Callable[[Library], Any]],
+    fork: bool,
+) -> list[Any]:
+    """`job(item, in_child)(lib)` for each item, results in order. With `fork` and two
+    items, the second runs in a forked child while the first runs here; if the child
+    fails, it runs here afterwards. `in_child` tells the job it must not emit events."""
+    forked = None
+    if fork and len(items) == 2 and can_fork():
+        forked = ForkedJob(lib, job(items[1], True))
+    results = [job(item, False)(lib) for item in items[: 1 if forked else None]]
+    if forked is not None:
+        try:
+            results.append(forked.result())
+        except ChildFailed:
+            log.warning("the forked half of the work failed; doing it here")
+            results.append(job(items[1], False)(lib))
+    return results
 
 
 class ChildFailed(Exception):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import socket
 import time
 from collections.abc import Callable
@@ -44,8 +43,6 @@ from .rules import IgnoreRules
 from .runlock import conduit_lock
 from .safety import safety_problem, space_problem
 from .snapshots import IndexWriter, Side, load_base, load_base_keys, load_keys, load_side
-
-log = logging.getLogger(__name__)
 
 
 def _item_json(it: Item | None) -> dict[str, Any] | None:
@@ -205,22 +202,14 @@ class FileSyncService:
                 subtrees = [side.prefix or None]
             if subtrees:
                 jobs.append((side, subtrees))
-        forked = None
-        if self.fork_scans and len(jobs) == 2 and forked_scans.can_fork():
-            # The second side in a child process, at the same time as the first here.
-            other = jobs.pop()
-            forked = (other, forked_scans.ForkedJob(self.lib, _scanner(other, defer=defer)))
-        results = [
-            (side, _scanner((side, subs), self.emit, defer)(self.lib)) for side, subs in jobs
-        ]
-        if forked is not None:
-            (side, subs), job = forked
-            try:
-                results.append((side, job.result()))
-            except forked_scans.ChildFailed:
-                log.warning("the forked scan of the %s side failed; scanning it here", side.name)
-                results.append((side, _scanner((side, subs), self.emit, defer)(self.lib)))
-        for side, side_results in results:
+        # With fork_scans, the second side in a child process at the same time as the first.
+        scanned = forked_scans.run_jobs(
+            self.lib,
+            jobs,
+            lambda j, in_child: _scanner(j, ignore_events if in_child else self.emit, defer),
+            self.fork_scans,
+        )
+        for (side, _), side_results in zip(jobs, scanned, strict=True):
             for result in side_results:
                 if result.errors and under is None:
                     # Unreadable items keep their old index entries (never "deleted"),
@@ -535,9 +524,7 @@ def _scanner(
     side, subtrees = job
 
     def run(lib: Library) -> list[ScanResult]:
-        return [
-            scan(lib, side.location_id, sub, emit=emit, defer_hashes=defer) for sub in subtrees
-        ]
+        return [scan(lib, side.location_id, sub, emit=emit, defer_hashes=defer) for sub in subtrees]
 
     return run
 

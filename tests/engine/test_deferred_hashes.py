@@ -241,3 +241,25 @@ def test_a_file_changed_since_the_scan_gets_no_hash(library, pair):
 
     assert hashes == {} and errors == [("a.txt", "changed while being read")]
     assert _hashes(library, loc.id) == {"a.txt": None}
+
+
+def test_adopting_an_existing_copy_hashes_both_sides_one_in_a_forked_child(library, pair):
+    """A target that already holds the files (copied by hand): every file has a same-size
+    twin, so both sides are hashed before planning, the CLI's way (the target's half in a
+    forked child), and nothing is copied."""
+    src, dst = pair
+    files = {f"d/f{i}.txt": f"same {i}" for i in range(6)}
+    write_tree(src, files)
+    write_tree(dst, files)
+    for rel in files:  # same content, different mtimes: equal by hash, mtime carried over
+        os.utime(dst / rel, ns=(1_600_000_000_000_000_000, 1_600_000_000_000_000_000))
+    c = add_conduit(library, src, dst, "mirror")
+
+    report = FileSyncService(library, fork_scans=True).sync(c.id)
+
+    assert report.status == "completed" and report.verified
+    assert report.copied == 0 and report.errors == []
+    expected = {k: _xxh(v) for k, v in files.items()}
+    assert _hashes(library, c.source_location_id) == expected
+    assert _hashes(library, c.target_location_id) == expected
+    assert read_tree(dst) == files and versions_content(dst) == []
