@@ -51,7 +51,7 @@ from .events import Emit, ScanProgress, ignore_events
 from .paths import TMP_PREFIX, key_for, raw_for, subtree_bounds
 from .results import ScanResult
 from .rules import BUILTIN_NAMES, IgnoreRules, builtin_ignored
-from .snapshots import ENTRY_UPSERT, bulk_delete, bulk_write
+from .snapshots import ENTRY_UPSERT, bulk_delete, bulk_write, dbapi_of
 
 CHUNK_SIZE = 1 << 20  # hashing read size: large enough that syscalls never dominate
 WRITE_BATCH = 4000  # rows per write transaction
@@ -275,7 +275,7 @@ class _Writer:
         if self.rows or self.touches or self.deletes:
             if not self.conn.in_transaction():
                 self.conn.begin()  # so that the commit below reaches SQLite
-            db = _dbapi(self.conn)
+            db = dbapi_of(self.conn)
             if self.rows:
                 bulk_write(db, ENTRY_UPSERT, 11, self.rows)
             if self.touches:
@@ -852,33 +852,27 @@ def _load_location(conn: Connection, location_id: int) -> tuple[str, list[str]]:
     return root, list(json.loads(ignore or "[]"))
 
 
-def _dbapi(conn: Connection) -> Any:
-    dbapi = conn.connection.dbapi_connection
-    assert dbapi is not None
-    return dbapi  # plain DBAPI tuples: no result objects per row
-
-
 def _load_children(conn: Connection, location_id: int, folder: str) -> dict[str, Stored]:
     """The stored entries directly inside `folder` (the root: ""), key -> narrow row."""
     base = f"SELECT {_STORED_COLS} FROM entries WHERE location_id = ? AND "
     if folder:
         lo, hi = subtree_bounds(folder)
         sql = base + "path >= ? AND path < ? AND instr(substr(path, ?), '/') = 0"
-        rows = _dbapi(conn).execute(sql, (location_id, lo, hi, len(lo) + 1)).fetchall()
+        rows = dbapi_of(conn).execute(sql, (location_id, lo, hi, len(lo) + 1)).fetchall()
     else:
-        rows = _dbapi(conn).execute(base + "instr(path, '/') = 0", (location_id,)).fetchall()
+        rows = dbapi_of(conn).execute(base + "instr(path, '/') = 0", (location_id,)).fetchall()
     return dict(zip(map(itemgetter(_PATH), rows), rows, strict=True))
 
 
 def _load_item(conn: Connection, location_id: int, key: str) -> dict[str, Stored]:
     sql = f"SELECT {_STORED_COLS} FROM entries WHERE location_id = ? AND path = ?"
-    return {row[_PATH]: row for row in _dbapi(conn).execute(sql, (location_id, key))}
+    return {row[_PATH]: row for row in dbapi_of(conn).execute(sql, (location_id, key))}
 
 
 def _load_digests(conn: Connection, location_id: int, subtree: str) -> dict[str, str]:
     """Folder digests of the scope (the partial index of folders answers this), except
     those of folders holding a file still waiting for its hash (a later scan must see it)."""
-    dbapi = _dbapi(conn)
+    dbapi = dbapi_of(conn)
     base = (
         "SELECT path, digest FROM entries INDEXED BY ix_entries_dirs "
         "WHERE location_id = ? AND kind = 'dir' AND "
@@ -1039,7 +1033,7 @@ def hash_deferred(
     if hashes:
         by_key = {k: (s, m) for k, _, s, m, _ in files}
         with lib.engine.begin() as conn:
-            _dbapi(conn).executemany(
+            dbapi_of(conn).executemany(
                 "UPDATE entries SET hash = ? WHERE location_id = ? AND path = ? AND kind = ?"
                 " AND hash IS NULL AND size = ? AND mtime_ns = ?",
                 [(h, location_id, k, _FILE, *by_key[k]) for k, h in hashes.items()],

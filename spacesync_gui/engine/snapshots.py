@@ -90,7 +90,7 @@ def load_side(lib: Library, side: Side) -> None:
     snap: Snapshot = {}
     disk: dict[str, str] = {}
     with lib.engine.connect() as conn:
-        rows = _dbapi(conn).execute(sql, args).fetchall()
+        rows = dbapi_of(conn).execute(sql, args).fetchall()
     for path, raw, kind, size, mtime_ns, hsh, link, mode, inode in rows:
         key = path[cut:] if cut else path
         snap[key] = Item(kind, size, mtime_ns, hsh, link, mode, inode)
@@ -122,7 +122,7 @@ def load_keys(lib: Library, side: Side, keys: Iterable[str]) -> Snapshot:
         " WHERE location_id = ? AND path IN "
     )
     with lib.engine.connect() as conn:
-        rows = _rows_for_keys(_dbapi(conn), sql, side.location_id, full)
+        rows = _rows_for_keys(dbapi_of(conn), sql, side.location_id, full)
     return {p[cut:]: Item(k, sz, m, h, lk, md, ino) for p, k, sz, m, h, lk, md, ino in rows}
 
 
@@ -132,7 +132,7 @@ def load_base_keys(lib: Library, conduit_id: int, keys: Iterable[str]) -> Snapsh
         " WHERE conduit_id = ? AND path IN "
     )
     with lib.engine.connect() as conn:
-        rows = _rows_for_keys(_dbapi(conn), sql, conduit_id, list(keys))
+        rows = _rows_for_keys(dbapi_of(conn), sql, conduit_id, list(keys))
     return {p: Item(k, s, m, h, lk) for p, k, s, m, h, lk in rows}
 
 
@@ -144,7 +144,7 @@ def load_base(lib: Library, conduit_id: int, under: str | None = None) -> Snapsh
         sql += " AND (path = ? OR (path >= ? AND path < ?))"
         args += (under, lo, hi)
     with lib.engine.connect() as conn:
-        rows = _dbapi(conn).execute(sql, args).fetchall()
+        rows = dbapi_of(conn).execute(sql, args).fetchall()
     return {p: Item(k, s, m, h, lk) for p, k, s, m, h, lk in rows}
 
 
@@ -224,10 +224,11 @@ class IndexWriter:
             _write_base(conn, self.conduit_id, base)
             _write_entries(conn, entries)
             if hashes:
-                _dbapi(conn).executemany(_FILL_HASH, hashes)
+                dbapi_of(conn).executemany(_FILL_HASH, hashes)
 
 
-def _dbapi(conn: Connection):  # noqa: ANN202 - a sqlite3 connection
+def dbapi_of(conn: Connection):  # noqa: ANN201 - a sqlite3 connection
+    """The sqlite3 connection under `conn`: plain DBAPI tuples, no result objects per row."""
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None
     return dbapi
@@ -323,7 +324,7 @@ _FILL_HASH = (
 def _write_base(conn: Connection, conduit_id: int, base: dict[str, Item | None]) -> None:
     if not base:
         return
-    db = _dbapi(conn)
+    db = dbapi_of(conn)
     gone = [p for p, it in base.items() if it is None]
     if gone:
         bulk_delete(db, "base_entries", "conduit_id", {conduit_id: gone})
@@ -341,7 +342,7 @@ def _write_entries(
 ) -> None:
     if not entries:
         return
-    db = _dbapi(conn)
+    db = dbapi_of(conn)
     gone: dict[int, list[str]] = {}
     for (loc, p), v in entries.items():
         if v is None:
