@@ -1,6 +1,7 @@
 """Developer tool: time one in-process mirror sync (initial, then no-op) phase by phase.
 
     .venv/bin/python bench/prof_sync.py SRC WORKDIR [--profile out.prof]
+    .venv/bin/python bench/prof_sync.py SRC WORKDIR --mode bidirectional --mutate 0.01
 
 WORKDIR must not exist (a fresh target and data dir are made in it). Not part of the
 suite: use it to see where a sync spends its time; compare only runs made back to back.
@@ -12,6 +13,7 @@ import argparse
 import cProfile
 import json
 import resource
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -19,9 +21,9 @@ from pathlib import Path
 from spacesync_gui.engine import service as service_mod
 from spacesync_gui.engine.conduits import add_conduit
 from spacesync_gui.engine.db import open_library
-from spacesync_gui.engine.service import FileSyncService
 
-PHASES = ("_preflight", "_refresh", "_plan", "_execute")
+# _refresh counts the rescans of _verify too (it calls _refresh).
+PHASES = ("_preflight", "_refresh", "_plan", "_execute", "_verify")
 
 
 def instrument(times: dict[str, float]) -> None:
@@ -47,6 +49,13 @@ def main() -> int:
     ap.add_argument("--mode", default="mirror")
     ap.add_argument("--transfers", type=int, default=4)
     ap.add_argument("--chunk", type=int, default=0, help="executor.CHUNK_FILES")
+    ap.add_argument(
+        "--mutate",
+        type=float,
+        default=0.0,
+        help="after the initial sync, change this share of files on each side "
+        "(workload.mutate, seeds 11/12, as the bidir group) on a private copy of SRC",
+    )
     a = ap.parse_args()
     if a.chunk:
         from spacesync_gui.engine import executor
@@ -54,13 +63,23 @@ def main() -> int:
         executor.CHUNK_FILES = a.chunk
     work = Path(a.work)
     (work / "dst").mkdir(parents=True)
+    src = Path(a.src)
+    if a.mutate:  # the source tree is mutated: work on a copy
+        subprocess.run(["cp", "-a", str(src), str(work / "src")], check=True)
+        src = work / "src"
     lib = open_library(work / "data")
-    c = add_conduit(lib, a.src, work / "dst", a.mode, transfers=a.transfers)
+    c = add_conduit(lib, src, work / "dst", a.mode, transfers=a.transfers)
     out = {}
-    for step in ("initial", "noop"):
+    for step in ("initial", "changed" if a.mutate else "noop"):
+        if step == "changed":
+            sys.path.insert(0, str(Path(__file__).parent))
+            import workload
+
+            workload.mutate(src, a.mutate, 11, tag="a")
+            workload.mutate(work / "dst", a.mutate, 12, tag="b")
         times: dict[str, float] = {}
         instrument(times)
-        svc = FileSyncService(lib)
+        svc = service_mod.FileSyncService(lib)
         prof = cProfile.Profile() if a.profile else None
         t0 = time.perf_counter()
         ru0 = resource.getrusage(resource.RUSAGE_SELF)

@@ -21,10 +21,10 @@ from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .errors import CorruptLibrary, LibraryError
-from .models import Base
+from .models import Base, Change
 
 DB_NAME = "library.sqlite"
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 def _migrate_1_to_2(conn: Connection) -> None:
@@ -141,6 +141,27 @@ DIR_INDEX = (
 )
 
 
+# Schema 6: while a location is journaled, every change that moves its counter also
+# writes the path to `changes`, so a run can plan just those paths (journal.py).
+_JOURNALED = "(SELECT journal FROM locations WHERE id = {row}.location_id)"
+
+
+def _journal(row: str) -> str:
+    return f"INSERT INTO changes (location_id, path) VALUES ({row}.location_id, {row}.path);"
+
+
+JOURNAL_TRIGGERS = {
+    "trg_entries_journal_ins": f"AFTER INSERT ON entries WHEN {_JOURNALED.format(row='new')} "
+    f"BEGIN {_journal('new')} END",
+    "trg_entries_journal_del": f"AFTER DELETE ON entries WHEN {_JOURNALED.format(row='old')} "
+    f"BEGIN {_journal('old')} END",
+    "trg_entries_journal_upd": f"AFTER UPDATE ON entries WHEN ({_ENTRY_CHANGED_5}) AND "
+    f"({_JOURNALED.format(row='old')} OR {_JOURNALED.format(row='new')}) "
+    f"BEGIN {_journal('new')} INSERT INTO changes (location_id, path) SELECT old.location_id, "
+    "old.path WHERE old.path IS NOT new.path OR old.location_id IS NOT new.location_id; END",
+}
+
+
 def _create_triggers(conn: Connection, triggers: dict[str, str]) -> None:
     for name, body in triggers.items():
         conn.execute(text(f"CREATE TRIGGER IF NOT EXISTS {name} {body}"))
@@ -154,7 +175,9 @@ NOHASH_INDEX = (
 
 
 def create_triggers(conn: Connection) -> None:
-    _create_triggers(conn, {**CHANGE_TRIGGERS, **CASCADE_TRIGGERS, **DIGEST_TRIGGERS})
+    _create_triggers(
+        conn, {**CHANGE_TRIGGERS, **CASCADE_TRIGGERS, **DIGEST_TRIGGERS, **JOURNAL_TRIGGERS}
+    )
     conn.execute(text(DIR_INDEX))
     conn.execute(text(NOHASH_INDEX))
 
@@ -192,12 +215,21 @@ def _migrate_4_to_5(conn: Connection) -> None:
     create_triggers(conn)
 
 
+def _migrate_5_to_6(conn: Connection) -> None:
+    # The change journal: runs plan only the paths changed since their last clean run.
+    conn.execute(text("ALTER TABLE locations ADD COLUMN journal BOOLEAN NOT NULL DEFAULT 0"))
+    conn.execute(text("ALTER TABLE conduits ADD COLUMN clean_seq INTEGER"))
+    Base.metadata.create_all(conn, tables=[Change.__table__])  # type: ignore[list-item]
+    create_triggers(conn)
+
+
 # MIGRATIONS[n] turns a version-n database into version n+1.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _migrate_1_to_2,
     2: _migrate_2_to_3,
     3: _migrate_3_to_4,
     4: _migrate_4_to_5,
+    5: _migrate_5_to_6,
 }
 
 

@@ -66,6 +66,9 @@ class Location(Base):
     changes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The root folder's digest (see Entry.digest; schema 4).
     root_digest: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # Set once a conduit of this location ended clean: from then on triggers write every
+    # change of an entry to `changes` (schema 6; see journal.py).
+    journal: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 class Entry(Base):
@@ -127,6 +130,25 @@ class Conduit(Base):
     # "source changes:target changes:base changes:settings" as of the last run that
     # verified both sides equal with nothing pending; see service.FileSyncService.
     clean_token: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The last `changes.id` at that clean run: a later run plans only the paths journaled
+    # after it (schema 6; see journal.py).
+    clean_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class Change(Base):
+    """One changed index entry (path) of a journaled location (schema 6; journal.py).
+
+    AUTOINCREMENT: ids never come back after a prune, so `id > clean_seq` never misses one.
+    """
+
+    __tablename__ = "changes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    location_id: Mapped[int] = mapped_column(Integer)
+    path: Mapped[str] = mapped_column(Text)
+    __table_args__ = (
+        Index("ix_changes_location", "location_id", "id"),
+        {"sqlite_autoincrement": True},
+    )
 
 
 class Generation(Base):

@@ -18,14 +18,14 @@ ALL_CHANGED_MIN = 10
 FREE_SPACE_MARGIN = 64 * 1024 * 1024
 
 
-def _files(snap: Snapshot) -> int:
+def count_files(snap: Snapshot) -> int:
     return sum(1 for it in snap.values() if it.kind == "file")
 
 
-def safety_problem(plan: Plan, source: Snapshot, target: Snapshot) -> str | None:
-    """Why this plan must not run without --force, or None."""
-    for side, snap in ((SOURCE, source), (TARGET, target)):
-        files = _files(snap)
+def safety_problem(plan: Plan, source_files: int, target_files: int) -> str | None:
+    """Why this plan must not run without --force, or None (`..._files`: how many files
+    each side holds, from its whole snapshot or the index's totals)."""
+    for side, files in ((SOURCE, source_files), (TARGET, target_files)):
         deletes = sum(
             1
             for a in plan.actions

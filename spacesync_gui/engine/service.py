@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import select, text
 
-from . import deferred, forked_scans, models, transfer
+from . import deferred, forked_scans, journal, models, transfer, verify
 from .conduits import ConduitInfo, get_conduit
 from .db import Library
 from .errors import Refused, SpaceSyncError, UserError
@@ -36,13 +36,25 @@ from .executor import ExecResult, Executor
 from .history import get_conflict
 from .locations import get_location, refresh_state, scan, state_problem
 from .paths import is_within
-from .plan import SOURCE, TARGET, ConflictRecord, Item, Plan
+from .plan import SOURCE, TARGET, ConflictRecord, Item, Plan, Snapshot
 from .planner import MIRROR, make_plan, plan_conflict_resolution
 from .results import RunReport, ScanResult
 from .rules import IgnoreRules
 from .runlock import conduit_lock
+from .safety import count_files as count_files_in
 from .safety import safety_problem, space_problem
-from .snapshots import IndexWriter, Side, load_base, load_base_keys, load_keys, load_side
+from .snapshots import (
+    IndexWriter,
+    Side,
+    count_files,
+    dbapi_of,
+    load_base,
+    load_base_children,
+    load_base_keys,
+    load_children,
+    load_keys,
+    load_side,
+)
 
 
 def _item_json(it: Item | None) -> dict[str, Any] | None:
@@ -79,6 +91,11 @@ class FileSyncService:
         self.trusted_dirty: dict[int, set[str]] | None = None
         self._scan_errors: list[dict[str, str]] = []
         self._clean: str | None = None  # the token to store if this run ends clean
+        self._clean_seq: int | None = None  # the journal position read with it
+        self._seq: int | None = None
+        self._stored_seq: int | None = None
+        self._partial = False
+        self._files: dict[str, int] = {}  # files on each side (the safety checks)
 
     # -- public ----------------------------------------------------------------------
     def sync(self, conduit_id: int, *, dry_run: bool = False, force: bool = False) -> RunReport:
@@ -232,7 +249,9 @@ class FileSyncService:
 
     def _token(self, conduit: ConduitInfo) -> tuple[str, str | None]:
         """The conduit's current token (index and base change counters plus the settings
-        that shape a plan) and the one stored by its last clean run."""
+        that shape a plan) and the one stored by its last clean run. Also reads, in the
+        same query, the journal's position (`self._seq`) and the stored one
+        (`self._stored_seq`), see journal.py."""
         settings = "\x1f".join(
             str(x)
             for x in (
@@ -250,15 +269,66 @@ class FileSyncService:
             row = conn.execute(
                 text(
                     "SELECT (SELECT changes FROM locations WHERE id = :s),"
-                    " (SELECT changes FROM locations WHERE id = :t), base_changes, clean_token"
-                    " FROM conduits WHERE id = :c"
+                    " (SELECT changes FROM locations WHERE id = :t), base_changes, clean_token,"
+                    " clean_seq, coalesce((SELECT seq FROM sqlite_sequence"
+                    " WHERE name = 'changes'), 0) FROM conduits WHERE id = :c"
                 ),
                 {"s": conduit.source_location_id, "t": conduit.target_location_id, "c": conduit.id},
             ).one()
+        self._seq, self._stored_seq = row[5], row[4]
         return f"{row[0]}:{row[1]}:{row[2]}:{digest}", row[3]
 
-    def _plan(self, conduit: ConduitInfo, sides: dict[str, Side]) -> Plan:
-        base = load_base(self.lib, conduit.id)
+    def _set_clean(self, token: str) -> None:
+        """This run ended clean as of `token` (read by the last `_token`)."""
+        self._clean = token
+        self._clean_seq = self._seq
+
+    def _plan_changed(
+        self, conduit: ConduitInfo, sides: dict[str, Side], token: str, stored: str | None
+    ) -> Plan | None:
+        """Plan only the paths journaled since the last clean run (journal.py), or None
+        when that is not possible or not worth it (then everything is planned)."""
+        since = self._stored_seq
+        if (
+            stored is None
+            or since is None
+            or self._scan_errors
+            or stored.split(":")[2:] != token.split(":")[2:]  # base or settings changed
+        ):
+            return None
+        with self.lib.engine.connect() as conn:
+            db = dbapi_of(conn)
+            changed = {name: journal.changed_keys(db, side, since) for name, side in sides.items()}
+        keys = journal.with_ancestors(changed[SOURCE] | changed[TARGET])
+        self._files = {name: count_files(self.lib, side) for name, side in sides.items()}
+        if len(keys) > journal.MAX_SHARE * max(self._files.values()):
+            return None
+        for side in sides.values():
+            side.snapshot = load_keys(self.lib, side, keys, disk=True)
+        self._partial = True
+        base = load_base_keys(self.lib, conduit.id, keys)
+        plan = self._plan(conduit, sides, base)
+        # A conflict copy's new name must not be taken by a sibling nobody changed: with
+        # the folders of such names loaded whole, plan again.
+        named = {a.path.rpartition("/")[0] for a in plan.actions if a.path not in keys}
+        if named:
+            for side in sides.values():
+                side.snapshot.update(load_children(self.lib, side, named))
+            base.update(load_base_children(self.lib, conduit.id, named))
+            plan = self._plan(conduit, sides, base)
+        return plan
+
+    def _load_all(self, sides: dict[str, Side]) -> None:
+        for side in sides.values():
+            load_side(self.lib, side)
+        self._partial = False
+        self._files = {name: count_files_in(side.snapshot) for name, side in sides.items()}
+
+    def _plan(
+        self, conduit: ConduitInfo, sides: dict[str, Side], base: Snapshot | None = None
+    ) -> Plan:
+        if base is None:
+            base = load_base(self.lib, conduit.id)
         snaps = {name: side.snapshot for name, side in sides.items()}
         self._scan_errors += deferred.fill_hashes(
             self.lib, conduit.mode, sides, snaps, base, fork=self.fork_scans
@@ -277,6 +347,7 @@ class FileSyncService:
     def _run(self, conduit: ConduitInfo, report: RunReport, *, force: bool) -> None:
         self._scan_errors = []
         self._clean = None
+        self._partial = False  # the sides' snapshots hold only the keys being planned
         phase = self._phase_emitter(conduit.id, report.dry_run)
         phase("preflight")
         sides = self._preflight(conduit)
@@ -289,14 +360,15 @@ class FileSyncService:
             # sides equal (and the scan above, or the watcher, vouches for the index).
             report.verified = True
             report.plan = [] if report.dry_run else None
-            self._clean = token
+            self._set_clean(token)
             self.emit(PlanReady(conduit.id, 0, 0, 0, dry_run=report.dry_run))
             self._prune(conduit, sides)
             return
         phase("planning")
-        for side in sides.values():
-            load_side(self.lib, side)
-        plan = self._plan(conduit, sides)
+        plan = self._plan_changed(conduit, sides, token, stored)
+        if plan is None:
+            self._load_all(sides)
+            plan = self._plan(conduit, sides)
         report.conflicts = len(plan.pending_conflicts)
         self.emit(
             PlanReady(
@@ -308,7 +380,7 @@ class FileSyncService:
             )
         )
         problem = (
-            None if force else safety_problem(plan, sides[SOURCE].snapshot, sides[TARGET].snapshot)
+            None if force else safety_problem(plan, self._files[SOURCE], self._files[TARGET])
         )
         problem = problem or space_problem(plan, {n: s.endpoint for n, s in sides.items()})
         if problem:
@@ -352,27 +424,30 @@ class FileSyncService:
                 and not again.pending_conflicts
                 and not (again.base_updates)
             ):
-                self._clean = token
+                self._set_clean(token)
         else:
             report.verified = not report.errors
             if not plan.pending_conflicts and not plan.base_updates and not plan.actions:
-                self._clean = token
+                self._set_clean(token)
         self._prune(conduit, sides)
 
     def _verify(self, conduit: ConduitInfo, sides: dict[str, Side], plan: Plan) -> tuple[Plan, str]:
-        """Rescan what the run touched and plan again (SPEC 3.1 step 6).
+        """Check what the run touched and plan again (SPEC 3.1 step 6).
 
-        When that rescan changed nothing in the index (the change counters did not move:
-        the index already held exactly what the executor wrote), only the touched paths
-        and their folders can differ, so the plan is made for that sub-world: the same
-        three-way rules on every side's entries of those keys, without loading whole
-        snapshots. Otherwise everything is loaded and planned again."""
-        touched = _touched(plan)
-        before, _ = self._token(conduit)
-        self._refresh(sides, load=False, touched=touched)
-        token, _ = self._token(conduit)
+        Every touched path (and its folders) is compared with its index entry on both
+        sides (verify.py); only the folders of those that differ are rescanned. When that
+        changed nothing in the index (the change counters did not move: the index already
+        held exactly what the executor wrote), only the touched paths and their folders
+        can differ, so the plan is made for that sub-world: the same three-way rules on
+        every side's entries of those keys, without loading whole snapshots. Otherwise
+        everything is loaded and planned again."""
         keys = _plan_keys(plan)
-        biggest = max(len(s.snapshot) for s in sides.values())
+        before, _ = self._token(conduit)
+        stale = verify.stale_folders(self.lib, sides, keys)
+        if stale:
+            self._refresh(sides, load=False, touched=_cover(stale))
+        token, _ = self._token(conduit)
+        biggest = max(self._files.values())
         if token == before and len(keys) * 4 < biggest:
             src = load_keys(self.lib, sides[SOURCE], keys)
             dst = load_keys(self.lib, sides[TARGET], keys)
@@ -393,8 +468,7 @@ class FileSyncService:
                 ),
                 token,
             )
-        for name in touched:
-            load_side(self.lib, sides[name])
+        self._load_all(sides)
         return self._plan(conduit, sides), token
 
     def _prune(self, conduit: ConduitInfo, sides: dict[str, Side]) -> None:
@@ -464,6 +538,14 @@ class FileSyncService:
                 clean = getattr(self, "_clean", None)
                 ok = report.status == "completed" and report.verified and not report.errors
                 row.clean_token = clean if ok and not report.conflicts else None
+                s.flush()
+                journal.record_clean(
+                    dbapi_of(s.connection()),
+                    conduit.id,
+                    (conduit.source_location_id, conduit.target_location_id),
+                    ":".join(clean.split(":")[:2]) if row.clean_token and clean else None,
+                    self._clean_seq,
+                )
                 self._clean = None
 
     def _pending_ids(self, conduit_id: int) -> list[int]:
@@ -545,14 +627,8 @@ def _plan_keys(plan: Plan) -> set[str]:
     return keys
 
 
-def _touched(plan: Plan) -> dict[str, list[str] | None]:
-    """Side name -> the folders (keys) holding what the plan changes there, as few
-    subtrees as cover them; None when the whole endpoint is cheaper to rescan."""
-    folders: dict[str, set[str]] = {}
-    for a in plan.actions:
-        for path in (a.path, a.from_path):
-            if path is not None:
-                folders.setdefault(a.side, set()).add(path.rpartition("/")[0])
+def _cover(folders: dict[str, set[str]]) -> dict[str, list[str] | None]:
+    """Side name -> as few subtrees as hold these folders; None: the whole endpoint."""
     out: dict[str, list[str] | None] = {}
     for side, keys in folders.items():
         if "" in keys:

@@ -74,30 +74,13 @@ class Side:
 
 def load_side(lib: Library, side: Side) -> None:
     """Fill `side.snapshot` and `side.disk` from the index (plain DBAPI rows: 100k add up)."""
-    sql = (
-        "SELECT path, raw, kind, size, mtime_ns, hash, link, mode, inode FROM entries"
-        " WHERE location_id = ?"
-    )
-    args: tuple[object, ...] = (side.location_id,)
-    cut = 0
-    prefix_disk = ""
-    if side.prefix:
-        lo, hi = subtree_bounds(side.prefix)
-        sql += " AND path >= ? AND path < ?"
-        args += (lo, hi)
-        cut = len(side.prefix) + 1
-        prefix_disk = side.prefix + "/"
-    snap: Snapshot = {}
-    disk: dict[str, str] = {}
+    where, args = _range(side)
     with lib.engine.connect() as conn:
-        rows = dbapi_of(conn).execute(sql, args).fetchall()
-    for path, raw, kind, size, mtime_ns, hsh, link, mode, inode in rows:
-        key = path[cut:] if cut else path
-        snap[key] = Item(kind, size, mtime_ns, hsh, link, mode, inode)
-        if raw is not None:
-            rel = disk_rel(path, raw)
-            disk[key] = rel[len(prefix_disk) :] if rel.startswith(prefix_disk) else rel
-    side.snapshot, side.disk = snap, disk
+        rows = dbapi_of(conn).execute(
+            f"SELECT {_SIDE_COLS} FROM entries WHERE location_id = ?{where}",
+            (side.location_id, *args),
+        ).fetchall()
+    side.snapshot, side.disk = _side_rows(side, rows)
 
 
 def _rows_for_keys(db, sql: str, owner: int, keys: list[str]) -> list[tuple]:  # noqa: ANN001
@@ -113,17 +96,95 @@ def _rows_for_keys(db, sql: str, owner: int, keys: list[str]) -> list[tuple]:  #
     return rows
 
 
-def load_keys(lib: Library, side: Side, keys: Iterable[str]) -> Snapshot:
-    """The index entries of just these keys of `side` (a verify's sub-world)."""
-    full = [side.full_key(k) for k in keys]
+def _range(side: Side) -> tuple[str, tuple[object, ...]]:
+    if not side.prefix:
+        return "", ()
+    lo, hi = subtree_bounds(side.prefix)
+    return " AND path >= ? AND path < ?", (lo, hi)
+
+
+def count_files(lib: Library, side: Side) -> int:
+    """How many files the index holds on `side` (the location's trigger-kept total when
+    the endpoint is the whole location)."""
+    with lib.engine.connect() as conn:
+        db = dbapi_of(conn)
+        if not side.prefix:
+            row = db.execute("SELECT files FROM locations WHERE id = ?", (side.location_id,))
+        else:
+            where, args = _range(side)
+            row = db.execute(
+                f"SELECT count(*) FROM entries WHERE location_id = ? AND kind = 'file'{where}",
+                (side.location_id, *args),
+            )
+        return int(row.fetchone()[0] or 0)
+
+
+def _side_rows(side: Side, rows: Iterable[tuple]) -> tuple[Snapshot, dict[str, str]]:  # type: ignore[type-arg]
     cut = len(side.prefix) + 1 if side.prefix else 0
-    sql = (
-        "SELECT path, kind, size, mtime_ns, hash, link, mode, inode FROM entries"
-        " WHERE location_id = ? AND path IN "
-    )
+    prefix_disk = side.prefix + "/" if side.prefix else ""
+    snap: Snapshot = {}
+    disk: dict[str, str] = {}
+    for path, raw, kind, size, mtime_ns, hsh, link, mode, inode in rows:
+        key = path[cut:] if cut else path
+        snap[key] = Item(kind, size, mtime_ns, hsh, link, mode, inode)
+        if raw is not None:
+            rel = disk_rel(path, raw)
+            disk[key] = rel[len(prefix_disk) :] if rel.startswith(prefix_disk) else rel
+    return snap, disk
+
+
+_SIDE_COLS = "path, raw, kind, size, mtime_ns, hash, link, mode, inode"
+
+
+def load_keys(lib: Library, side: Side, keys: Iterable[str], *, disk: bool = False) -> Snapshot:
+    """The index entries of just these keys of `side` (a sub-world: verify, or a run
+    planning only what changed). With `disk`, `side.disk` learns their on-disk names."""
+    full = [side.full_key(k) for k in keys]
+    sql = f"SELECT {_SIDE_COLS} FROM entries WHERE location_id = ? AND path IN "
     with lib.engine.connect() as conn:
         rows = _rows_for_keys(dbapi_of(conn), sql, side.location_id, full)
-    return {p[cut:]: Item(k, sz, m, h, lk, md, ino) for p, k, sz, m, h, lk, md, ino in rows}
+    snap, names = _side_rows(side, rows)
+    if disk:
+        side.disk.update(names)
+    return snap
+
+
+def _children_where(folder: str) -> tuple[str, tuple[object, ...]]:
+    if not folder:
+        return "instr(path, '/') = 0", ()
+    lo, hi = subtree_bounds(folder)
+    return "path >= ? AND path < ? AND instr(substr(path, ?), '/') = 0", (lo, hi, len(lo) + 1)
+
+
+def load_children(lib: Library, side: Side, folders: Iterable[str]) -> Snapshot:
+    """The index entries directly inside these folders (keys) of `side`; names taken
+    there count when the planner picks a conflict copy's name. Fills `side.disk` too."""
+    rows: list[tuple] = []  # type: ignore[type-arg]
+    with lib.engine.connect() as conn:
+        db = dbapi_of(conn)
+        for folder in folders:
+            where, args = _children_where(side.full_key(folder) if folder else side.prefix)
+            rows += db.execute(
+                f"SELECT {_SIDE_COLS} FROM entries WHERE location_id = ? AND {where}",
+                (side.location_id, *args),
+            ).fetchall()
+    snap, names = _side_rows(side, rows)
+    side.disk.update(names)
+    return snap
+
+
+def load_base_children(lib: Library, conduit_id: int, folders: Iterable[str]) -> Snapshot:
+    rows: list[tuple] = []  # type: ignore[type-arg]
+    with lib.engine.connect() as conn:
+        db = dbapi_of(conn)
+        for folder in folders:
+            where, args = _children_where(folder)
+            rows += db.execute(
+                "SELECT path, kind, size, mtime_ns, hash, link FROM base_entries"
+                f" WHERE conduit_id = ? AND {where}",
+                (conduit_id, *args),
+            ).fetchall()
+    return {p: Item(k, s, m, h, lk) for p, k, s, m, h, lk in rows}
 
 
 def load_base_keys(lib: Library, conduit_id: int, keys: Iterable[str]) -> Snapshot:

@@ -170,7 +170,7 @@ def test_migrated_triggers_equal_fresh_ones(tmp_path):
     open_library(fresh).close()
     assert _columns(migrated / DB_NAME) == _columns(fresh / DB_NAME)
     assert _triggers(migrated / DB_NAME) == _triggers(fresh / DB_NAME)
-    assert len(_triggers(fresh / DB_NAME)) == 11
+    assert len(_triggers(fresh / DB_NAME)) == 14
     assert _indexes(migrated / DB_NAME) == _indexes(fresh / DB_NAME)
 
 

@@ -1,0 +1,78 @@
+"""The change journal (schema 6): the paths of a location that changed since a conduit's
+last clean run, so that run plans those paths alone instead of loading whole snapshots.
+
+A clean run ends with both sides and the base equal on every path. After it, a path can
+only need work if its index entry changed, and every such change writes the path to
+`changes` (db.JOURNAL_TRIGGERS) while its location is journaled. A location is journaled
+from the end of the first clean run of one of its conduits (`record_clean`), and no longer
+once none of its conduits is clean, so an initial sync writes no journal rows.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from .paths import subtree_bounds
+from .snapshots import Side
+
+# Above this share of a side's entries, planning everything is as cheap (verify uses the
+# same rule for its sub-world).
+MAX_SHARE = 0.25
+
+
+def changed_keys(db: sqlite3.Connection, side: Side, since: int) -> set[str]:
+    """Keys of `side` whose entries changed after journal row `since`."""
+    sql = "SELECT DISTINCT path FROM changes WHERE location_id = ? AND id > ?"
+    args: tuple[object, ...] = (side.location_id, since)
+    if not side.prefix:
+        return {p for (p,) in db.execute(sql, args)}
+    lo, hi = subtree_bounds(side.prefix)
+    cut = len(side.prefix) + 1
+    return {p[cut:] for (p,) in db.execute(sql + " AND path >= ? AND path < ?", (*args, lo, hi))}
+
+
+def with_ancestors(keys: set[str]) -> set[str]:
+    """`keys` and every folder above them (the planner decides folders before children)."""
+    out = set(keys)
+    for key in keys:
+        parent = key.rpartition("/")[0]
+        while parent and parent not in out:
+            out.add(parent)
+            parent = parent.rpartition("/")[0]
+    return out
+
+
+def record_clean(
+    db: sqlite3.Connection, conduit_id: int, locations: tuple[int, int], counters: str | None,
+    seq: int | None,
+) -> None:
+    """Store where a conduit's journal starts, journal its locations, drop unneeded rows.
+
+    `counters` ("source:target" change counters) and `seq` (the last journal id) were read
+    together with the clean token; None when this run did not end clean. The journal
+    position is kept only if the counters did not move since: a change made between that
+    read and now, while the location was not journaled yet, would otherwise be missed.
+    """
+    s, t = locations
+    stored: int | None = None
+    if counters is not None and seq is not None:
+        now = db.execute(
+            "SELECT (SELECT changes FROM locations WHERE id = ?),"
+            " (SELECT changes FROM locations WHERE id = ?)",
+            (s, t),
+        ).fetchone()
+        if f"{now[0]}:{now[1]}" == counters:
+            stored = seq
+    db.execute("UPDATE conduits SET clean_seq = ? WHERE id = ?", (stored, conduit_id))
+    for loc in {s, t}:
+        # The oldest journal position a clean conduit of this location still needs.
+        need = db.execute(
+            "SELECT count(*), min(clean_seq) FROM conduits WHERE clean_seq IS NOT NULL"
+            " AND ? IN (source_location_id, target_location_id)",
+            (loc,),
+        ).fetchone()
+        db.execute("UPDATE locations SET journal = ? WHERE id = ?", (need[0] > 0, loc))
+        if need[0]:
+            db.execute("DELETE FROM changes WHERE location_id = ? AND id <= ?", (loc, need[1]))
+        else:
+            db.execute("DELETE FROM changes WHERE location_id = ?", (loc,))

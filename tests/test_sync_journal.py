@@ -1,0 +1,189 @@
+"""The change journal (schema 6, journal.py): after a clean run, a run plans only the paths
+whose index entries changed since, with the same outcome as planning everything; and the
+verify checks the touched paths against the index instead of listing every folder."""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from spacesync_gui.engine import journal
+from spacesync_gui.engine import service as service_mod
+from spacesync_gui.engine.conduits import add_conduit, get_conduit
+from spacesync_gui.engine.locations import scan
+from spacesync_gui.engine.planner import conflict_name
+from spacesync_gui.engine.service import FileSyncService
+from tests.sync_helpers import read_tree, versions_content, write_tree
+
+TREE = {f"d{i}/f{j}.txt": f"{i}-{j}" for i in range(4) for j in range(12)}
+# Large enough that the scenario below stays under journal.MAX_SHARE of it.
+BIG = {f"d{i}/f{j}.txt": f"{i}-{j}" for i in range(8) for j in range(30)}
+
+
+WHEN = datetime(2026, 1, 2, 3, 4, 5)
+
+
+class _Fixed(datetime):
+    """The planner's clock, fixed: conflict copies are named after it."""
+
+    @classmethod
+    def now(cls, tz=None):  # noqa: ANN206
+        return WHEN
+
+
+def _loads(monkeypatch) -> list[str]:
+    calls: list[str] = []
+    real = service_mod.load_side
+
+    def counting(lib, side):
+        calls.append(side.name)
+        return real(lib, side)
+
+    monkeypatch.setattr(service_mod, "load_side", counting)
+    return calls
+
+
+def _rows(lib, sql: str, *args) -> list[tuple]:
+    with lib.engine.connect() as conn:
+        return conn.exec_driver_sql(sql, args).fetchall()
+
+
+def _pair(lib, root: Path, mode: str, files: dict[str, str], **kw):
+    src, dst = root / "src", root / "dst"
+    write_tree(src, files)
+    dst.mkdir()
+    c = add_conduit(lib, src, dst, mode, **kw)
+    r = FileSyncService(lib).sync(c.id)
+    assert r.status == "completed" and r.verified
+    return src, dst, c.id
+
+
+def test_the_journal_starts_after_a_clean_run_and_is_pruned_by_the_next(library, tmp_path):
+    src, dst, cid = _pair(library, tmp_path, "mirror", TREE)
+    # The initial sync wrote 96 entries and no journal row: the journal starts at its end.
+    assert _rows(library, "SELECT count(*) FROM changes") == [(0,)]
+    assert _rows(library, "SELECT journal FROM locations") == [(1,), (1,)]
+    assert _rows(library, "SELECT clean_seq IS NOT NULL FROM conduits") == [(1,)]
+    (src / "d1" / "f1.txt").write_text("edited")
+    (src / "d2" / "f2.txt").unlink()
+    scan(library, get_conduit(library, cid).source_location_id)
+    assert {p for (p,) in _rows(library, "SELECT path FROM changes")} == {
+        "d1/f1.txt",
+        "d2/f2.txt",
+    }
+    r = FileSyncService(library).sync(cid)
+    assert r.copied == 1 and r.deleted == 1 and r.verified
+    assert read_tree(dst) == read_tree(src)
+    # The rows before the new clean position are gone; the copies wrote the target's.
+    assert _rows(library, "SELECT count(*) FROM changes") == [(0,)]
+
+
+def _scenario(src: Path, dst: Path) -> None:
+    """Every kind of change, on both sides: edit, add, delete, move, a folder deleted
+    whole, an mtime-only change, and one path edited on both sides (a conflict)."""
+    (src / "d0" / "f0.txt").write_text("edited on the source")
+    (src / "d0" / "new.txt").write_text("added on the source")
+    (src / "d1" / "f3.txt").unlink()
+    os.rename(src / "d1" / "f4.txt", src / "d2" / "moved.txt")
+    os.utime(src / "d1" / "f5.txt", (1_000_000_000, 1_000_000_000))
+    for f in (dst / "d3").iterdir():
+        f.unlink()
+    (dst / "d3").rmdir()
+    (dst / "d2" / "f6.txt").write_text("edited on the target")
+    (src / "d2" / "f7.txt").write_text("both: source")
+    (dst / "d2" / "f7.txt").write_text("both: target, longer")
+
+
+@pytest.mark.parametrize("strategy", ["ask", "newest", "keep-both"])
+def test_planning_the_changed_paths_gives_what_planning_everything_gives(
+    library, tmp_path, monkeypatch, strategy
+):
+    pairs = []
+    for name in ("journal", "full"):
+        src, dst, cid = _pair(library, tmp_path / name, "bidirectional", BIG, conflict=strategy)
+        _scenario(src, dst)
+        pairs.append((src, dst, cid))
+    monkeypatch.setattr(service_mod, "datetime", _Fixed)  # same conflict names in both
+    loads = _loads(monkeypatch)
+    (js, jd, jid), (fs, fd, fid) = pairs
+    r_journal = FileSyncService(library).sync(jid)
+    assert loads == []  # planned from the journal's paths alone
+    monkeypatch.setattr(journal, "MAX_SHARE", 0.0)  # never worth it: plan everything
+    r_full = FileSyncService(library).sync(fid)
+    assert loads  # ... which loads both snapshots
+    for r in (r_journal, r_full):
+        assert r.status == "completed" and r.verified and not r.errors
+    keys = ("copied", "deleted", "moved", "conflicts", "conflicts_resolved")
+    assert {k: getattr(r_journal, k) for k in keys} == {k: getattr(r_full, k) for k in keys}
+    assert read_tree(js) == read_tree(fs) and read_tree(jd) == read_tree(fd)
+    assert versions_content(js) == versions_content(fs)
+    assert versions_content(jd) == versions_content(fd)
+    assert r_journal.moved >= 1 and "d2/moved.txt" in read_tree(jd)  # keep-both: 2
+
+
+def test_a_conflict_copy_never_takes_the_name_of_an_unchanged_file(
+    library, tmp_path, monkeypatch
+):
+    taken = conflict_name("d0/f1.txt", WHEN, socket.gethostname())
+    files = {**TREE, taken: "an older file of that very name"}
+    src, dst, cid = _pair(library, tmp_path, "bidirectional", files, conflict="keep-both")
+    (src / "d0" / "f1.txt").write_text("source side")
+    (dst / "d0" / "f1.txt").write_text("target side!")
+    monkeypatch.setattr(service_mod, "datetime", _Fixed)
+    loads = _loads(monkeypatch)
+    r = FileSyncService(library).sync(cid)
+    assert loads == [] and r.status == "completed" and r.verified
+    second = conflict_name("d0/f1.txt", WHEN, socket.gethostname(), {taken})
+    for side in (src, dst):
+        tree = read_tree(side)
+        assert tree[taken] == "an older file of that very name"
+        assert tree["d0/f1.txt"] == "source side" and tree[second] == "target side!"
+
+
+def test_a_change_before_the_journal_started_is_not_missed(library, tmp_path, monkeypatch):
+    """Between reading the clean token and storing it, a change to a location that is not
+    journaled yet leaves no journal row: the run must then not store a journal position,
+    or the next run would plan without that change."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    write_tree(src, TREE)
+    dst.mkdir()
+    c = add_conduit(library, src, dst, "mirror")
+    real_prune = FileSyncService._prune
+
+    def prune_then_change(self, conduit, sides):
+        real_prune(self, conduit, sides)
+        (src / "d0" / "late.txt").write_text("written while the run ended")
+        scan(library, conduit.source_location_id)
+
+    monkeypatch.setattr(FileSyncService, "_prune", prune_then_change)
+    assert FileSyncService(library).sync(c.id).verified
+    monkeypatch.setattr(FileSyncService, "_prune", real_prune)
+    assert _rows(library, "SELECT clean_seq FROM conduits") == [(None,)]
+    r = FileSyncService(library).sync(c.id)
+    assert r.copied == 1 and (dst / "d0" / "late.txt").read_text() == "written while the run ended"
+
+
+def test_verify_rescans_a_touched_path_that_is_not_what_the_index_says(
+    library, tmp_path, monkeypatch
+):
+    src, dst, cid = _pair(library, tmp_path, "mirror", TREE)
+    (src / "d1" / "f1.txt").write_text("new content")
+    real_execute = FileSyncService._execute
+
+    def execute_then_edit(self, *a, **k):
+        result = real_execute(self, *a, **k)
+        (dst / "d1" / "f1.txt").write_text("changed behind the run's back")
+        return result
+
+    monkeypatch.setattr(FileSyncService, "_execute", execute_then_edit)
+    r = FileSyncService(library).sync(cid)
+    assert r.copied == 1 and not r.verified
+    assert any("still differing" in w for w in r.warnings)
+    monkeypatch.setattr(FileSyncService, "_execute", real_execute)
+    r = FileSyncService(library).sync(cid)
+    assert r.copied == 1 and r.verified and read_tree(dst) == read_tree(src)
+    assert "changed behind the run's back" in versions_content(dst)
