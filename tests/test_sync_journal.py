@@ -125,9 +125,7 @@ def test_planning_the_changed_paths_gives_what_planning_everything_gives(
     assert r_journal.moved >= 1 and "d2/moved.txt" in read_tree(jd)  # keep-both: 2
 
 
-def test_a_conflict_copy_never_takes_the_name_of_an_unchanged_file(
-    library, tmp_path, monkeypatch
-):
+def test_a_conflict_copy_never_takes_the_name_of_an_unchanged_file(library, tmp_path, monkeypatch):
     taken = conflict_name("d0/f1.txt", WHEN, socket.gethostname())
     files = {**TREE, taken: "an older file of that very name"}
     src, dst, cid = _pair(library, tmp_path, "bidirectional", files, conflict="keep-both")
@@ -187,3 +185,44 @@ def test_verify_rescans_a_touched_path_that_is_not_what_the_index_says(
     r = FileSyncService(library).sync(cid)
     assert r.copied == 1 and r.verified and read_tree(dst) == read_tree(src)
     assert "changed behind the run's back" in versions_content(dst)
+
+
+def test_a_change_someone_else_indexes_during_a_run_is_synced_later(library, tmp_path, monkeypatch):
+    """A scan by another process while a run executes changes the index under the run:
+    the run must not call itself clean past that change, or no later run would plan it."""
+    src, dst, cid = _pair(library, tmp_path, "mirror", BIG)
+    (src / "d1" / "f1.txt").write_text("edited")
+    real_execute = FileSyncService._execute
+
+    def execute_while_someone_scans(self, *a, **k):
+        result = real_execute(self, *a, **k)
+        (src / "d5" / "meanwhile.txt").write_text("indexed by someone else")
+        scan(library, get_conduit(library, cid).source_location_id)
+        return result
+
+    monkeypatch.setattr(FileSyncService, "_execute", execute_while_someone_scans)
+    r = FileSyncService(library).sync(cid)
+    assert r.copied == 1 and not r.verified  # the verify saw the file nobody planned
+    monkeypatch.setattr(FileSyncService, "_execute", real_execute)
+    r = FileSyncService(library).sync(cid)
+    assert r.copied == 1 and r.verified
+    assert (dst / "d5" / "meanwhile.txt").read_text() == "indexed by someone else"
+
+
+def test_sides_already_equal_end_clean_and_the_next_run_plans_only_changes(
+    library, tmp_path, monkeypatch
+):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    write_tree(src, BIG)
+    write_tree(dst, BIG)
+    c = add_conduit(library, src, dst, "bidirectional")
+    r = FileSyncService(library).sync(c.id)
+    assert r.status == "completed" and r.copied == 0 and r.verified
+    assert _rows(
+        library, "SELECT clean_token IS NOT NULL, clean_seq IS NOT NULL FROM conduits"
+    ) == [(1, 1)]
+    (dst / "d4" / "f4.txt").write_text("edited on the target")
+    loads = _loads(monkeypatch)
+    r = FileSyncService(library).sync(c.id)
+    assert r.copied == 1 and r.verified and loads == []
+    assert read_tree(src) == read_tree(dst)

@@ -43,7 +43,10 @@ def with_ancestors(keys: set[str]) -> set[str]:
 
 
 def record_clean(
-    db: sqlite3.Connection, conduit_id: int, locations: tuple[int, int], counters: str | None,
+    db: sqlite3.Connection,
+    conduit_id: int,
+    locations: tuple[int, int],
+    counters: str | None,
     seq: int | None,
 ) -> None:
     """Store where a conduit's journal starts, journal its locations, drop unneeded rows.

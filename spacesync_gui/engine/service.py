@@ -96,6 +96,8 @@ class FileSyncService:
         self._stored_seq: int | None = None
         self._partial = False
         self._files: dict[str, int] = {}  # files on each side (the safety checks)
+        self._planned_at = ""  # the token the plan was made at
+        self._ours: dict[int, int] = {}  # location -> counter moves of this run's writer
 
     # -- public ----------------------------------------------------------------------
     def sync(self, conduit_id: int, *, dry_run: bool = False, force: bool = False) -> RunReport:
@@ -283,6 +285,18 @@ class FileSyncService:
         self._clean = token
         self._clean_seq = self._seq
 
+    def _only_ours(self, conduit: ConduitInfo, token: str) -> bool:
+        """Whether every index change since planning (`self._planned_at`) was this run's
+        own (its writer's). Another process's change in that time (a scan, another
+        conduit's run on a shared location) was not planned: the run must not call
+        itself clean past it."""
+        now, then = token.split(":")[:2], self._planned_at.split(":")[:2]
+        locs = (conduit.source_location_id, conduit.target_location_id)
+        return all(
+            int(n) == int(t) + self._ours.get(loc, 0)
+            for n, t, loc in zip(now, then, locs, strict=True)
+        )
+
     def _plan_changed(
         self, conduit: ConduitInfo, sides: dict[str, Side], token: str, stored: str | None
     ) -> Plan | None:
@@ -355,6 +369,7 @@ class FileSyncService:
         # A mirror's copies hash what they read: its scan need not read new files first.
         self._refresh(sides, load=False, defer=conduit.mode == MIRROR and not report.dry_run)
         token, stored = self._token(conduit)
+        self._planned_at, self._ours = token, {}
         if token == stored and not self._scan_errors:
             # Nothing in either index nor in the base changed since a run verified both
             # sides equal (and the scan above, or the watcher, vouches for the index).
@@ -427,8 +442,12 @@ class FileSyncService:
                 self._set_clean(token)
         else:
             report.verified = not report.errors
-            if not plan.pending_conflicts and not plan.base_updates and not plan.actions:
-                self._set_clean(token)
+            if not plan.pending_conflicts and not plan.actions and not report.errors:
+                # Both sides already equal: once the base records that (base_updates),
+                # the run ends clean, unless someone else changed the index meanwhile.
+                token, _ = self._token(conduit)
+                if self._only_ours(conduit, token):
+                    self._set_clean(token)
         self._prune(conduit, sides)
 
     def _verify(self, conduit: ConduitInfo, sides: dict[str, Side], plan: Plan) -> tuple[Plan, str]:
@@ -443,12 +462,13 @@ class FileSyncService:
         everything is loaded and planned again."""
         keys = _plan_keys(plan)
         before, _ = self._token(conduit)
+        alone = self._only_ours(conduit, before)
         stale = verify.stale_folders(self.lib, sides, keys)
         if stale:
             self._refresh(sides, load=False, touched=_cover(stale))
         token, _ = self._token(conduit)
         biggest = max(self._files.values())
-        if token == before and len(keys) * 4 < biggest:
+        if alone and token == before and len(keys) * 4 < biggest:
             src = load_keys(self.lib, sides[SOURCE], keys)
             dst = load_keys(self.lib, sides[TARGET], keys)
             base = load_base_keys(self.lib, conduit.id, keys)
@@ -481,7 +501,10 @@ class FileSyncService:
     def _execute(
         self, conduit: ConduitInfo, sides: dict[str, Side], plan: Plan, report: RunReport
     ) -> ExecResult:
-        writer = IndexWriter(self.lib, conduit.id)
+        writer = IndexWriter(
+            self.lib, conduit.id, (conduit.source_location_id, conduit.target_location_id)
+        )
+        self._ours = writer.moved
         for key, item in plan.base_updates:
             writer.set_base(key, item)
         stamp = time.strftime("%Y-%m-%d_%H%M%S")

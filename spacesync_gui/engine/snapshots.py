@@ -219,9 +219,13 @@ class IndexWriter:
     BATCH = 500
     INTERVAL = 1.0
 
-    def __init__(self, lib: Library, conduit_id: int) -> None:
+    def __init__(self, lib: Library, conduit_id: int, track: Iterable[int] = ()) -> None:
         self.lib = lib
         self.conduit_id = conduit_id
+        # How far this writer moved the change counters of the `track` locations: a run
+        # tells its own index changes from anyone else's by them (service.py).
+        self.track = tuple(sorted(set(track)))
+        self.moved: dict[int, int] = dict.fromkeys(self.track, 0)
         self._base: dict[str, Item | None] = {}
         self._entries: dict[tuple[int, str], tuple[Item, bytes | None] | None] = {}
         self._hashes: list[tuple[str, int, str, int, int]] = []
@@ -282,10 +286,25 @@ class IndexWriter:
         base, entries, hashes = self._base, self._entries, self._hashes
         self._base, self._entries, self._hashes = {}, {}, []
         with self.lib.engine.begin() as conn:
+            db = dbapi_of(conn)
+            before = self._counters(db)
             _write_base(conn, self.conduit_id, base)
             _write_entries(conn, entries)
             if hashes:
-                dbapi_of(conn).executemany(_FILL_HASH, hashes)
+                db.executemany(_FILL_HASH, hashes)
+            for loc, n in self._counters(db).items():
+                self.moved[loc] += n - before[loc]
+
+    def _counters(self, db) -> dict[int, int]:  # noqa: ANN001 - a sqlite3 connection
+        if not self.track:
+            return {}
+        marks = ", ".join("?" * len(self.track))
+        # A write first: it takes the write lock, so nobody else's change can land
+        # between this read and this transaction's writes.
+        db.execute(f"UPDATE locations SET changes = changes WHERE id IN ({marks})", self.track)
+        return dict(
+            db.execute(f"SELECT id, changes FROM locations WHERE id IN ({marks})", self.track)
+        )
 
 
 def dbapi_of(conn: Connection):  # noqa: ANN201 - a sqlite3 connection
