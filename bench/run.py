@@ -1459,6 +1459,11 @@ def main(argv: list[str] | None = None) -> int:
         log("  /usr/bin/time missing and not installable: RSS figures are upper bounds")
     meta["rss_source"] = "GNU time %M" if os.access("/usr/bin/time", os.X_OK) else "wait4"
     purge_leftovers(ctx)
+    # Bytecode as an installed package has it: with PYTHONDONTWRITEBYTECODE set (it is on
+    # some machines) every `spacesync` process would otherwise compile the package again.
+    package = Path(__file__).resolve().parent.parent / "spacesync_gui"
+    compileall = [sys.executable, "-m", "compileall", "-q", str(package)]
+    subprocess.run(compileall, check=False, stdout=subprocess.DEVNULL)
     t0 = time.time()
     all_stats: list[Stat] = []
     all_targets: list[Target] = []

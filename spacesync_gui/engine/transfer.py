@@ -444,10 +444,18 @@ def ensure_dir(path: str) -> None:
 def drop_dir(path: str) -> None:
     """Remove an empty staging folder (left alone when not empty: clean_temp's job)."""
     _known_dirs.discard(path)
+    for key in [k for k in _staging if k[0] == path]:
+        del _staging[key]
     try:
         os.rmdir(path)
     except OSError:
         pass
+
+
+# (tmp_dir, destination folder) -> where to stage: asking the file system (three stats)
+# for every file of a folder cost as much as copying a small file. Should a mount appear
+# there mid-run, the commit's rename fails with EXDEV and restages beside the destination.
+_staging: dict[tuple[str, str], tuple[str, bool]] = {}
 
 
 def _staging_folder(tmp_dir: StrPath, dst: StrPath | None) -> tuple[str, bool]:
@@ -456,10 +464,14 @@ def _staging_folder(tmp_dir: StrPath, dst: StrPath | None) -> tuple[str, bool]:
     ensure_dir(tmp)
     if dst is None:
         return tmp, False
-    near = _nearest_existing(os.path.dirname(os.fspath(dst)))
-    if os.stat(near).st_dev != os.stat(tmp).st_dev:
-        return near, True
-    return tmp, False
+    folder = os.path.dirname(os.fspath(dst))
+    where = _staging.get((tmp, folder))
+    if where is None:
+        near = _nearest_existing(folder)
+        where = (near, True) if os.stat(near).st_dev != os.stat(tmp).st_dev else (tmp, False)
+        if where[0] == tmp or near == folder:
+            _staging[(tmp, folder)] = where
+    return where
 
 
 def _stream(
@@ -496,6 +508,10 @@ def _stream(
             flushed = total
         if progress is not None:
             progress(n)
+        if total == limit:
+            # All the bytes expected: no read to see the end. Had the file grown, the
+            # caller's fstat after the copy would tell (stage_file checks size and mtime).
+            break
     return total, h.hexdigest()
 
 
