@@ -226,3 +226,23 @@ def test_sides_already_equal_end_clean_and_the_next_run_plans_only_changes(
     r = FileSyncService(library).sync(c.id)
     assert r.copied == 1 and r.verified and loads == []
     assert read_tree(src) == read_tree(dst)
+
+
+def test_planning_changed_paths_keeps_names_that_are_not_utf8(library, tmp_path, monkeypatch):
+    src, dst, cid = _pair(library, tmp_path, "bidirectional", BIG)
+    (src / "d0" / "f0.txt").write_text("edited")  # a plain change alongside
+    raw_dir = os.fsencode(src) + b"/d1/sub\xff"
+    os.mkdir(raw_dir)
+    with open(raw_dir + b"/f\xfe.bin", "wb") as f:
+        f.write(b"bytes")
+    loads = _loads(monkeypatch)
+    r = FileSyncService(library).sync(cid)
+    assert r.status == "completed" and r.verified and not r.errors and loads == []
+    with open(os.fsencode(dst) + b"/d1/sub\xff/f\xfe.bin", "rb") as f:
+        assert f.read() == b"bytes"
+    (dst / "d0" / "f0.txt").write_text("edited again on the target")
+    os.rename(os.fsencode(dst) + b"/d1/sub\xff/f\xfe.bin", os.fsencode(dst) + b"/d1/sub\xff/g\xfe")
+    r = FileSyncService(library).sync(cid)
+    assert r.status == "completed" and r.verified and not r.errors and loads == []
+    assert r.moved == 1 and os.listdir(raw_dir) == [b"g\xfe"]
+    assert (src / "d0" / "f0.txt").read_text() == "edited again on the target"
