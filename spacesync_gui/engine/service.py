@@ -453,22 +453,28 @@ class FileSyncService:
     def _verify(self, conduit: ConduitInfo, sides: dict[str, Side], plan: Plan) -> tuple[Plan, str]:
         """Check what the run touched and plan again (SPEC 3.1 step 6).
 
-        Every touched path (and its folders) is compared with its index entry on both
-        sides (verify.py); only the folders of those that differ are rescanned. When that
-        changed nothing in the index (the change counters did not move: the index already
-        held exactly what the executor wrote), only the touched paths and their folders
-        can differ, so the plan is made for that sub-world: the same three-way rules on
-        every side's entries of those keys, without loading whole snapshots. Otherwise
-        everything is loaded and planned again."""
+        A run that touched few paths (a quarter of a side at most) compares each of them
+        (and its folders) with its index entry on both sides (verify.py) and rescans only
+        the folders of those that differ; a bigger one rescans the folders it wrote to.
+        When that changed nothing in the index (the change counters did not move: the
+        index already held exactly what the executor wrote) and nobody else changed it
+        since planning, only the touched paths and their folders can differ, so the plan
+        is made for that sub-world: the same three-way rules on every side's entries of
+        those keys, without loading whole snapshots. Otherwise the sides are loaded again
+        and everything is planned again."""
         keys = _plan_keys(plan)
         before, _ = self._token(conduit)
         alone = self._only_ours(conduit, before)
-        stale = verify.stale_folders(self.lib, sides, keys)
-        if stale:
-            self._refresh(sides, load=False, touched=_cover(stale))
+        small = len(keys) * 4 < max(self._files.values())
+        if small:
+            stale = verify.stale_folders(self.lib, sides, keys)
+            rescan = _cover(stale) if stale else {}
+        else:
+            rescan = _touched(plan)
+        if rescan:
+            self._refresh(sides, load=False, touched=rescan)
         token, _ = self._token(conduit)
-        biggest = max(self._files.values())
-        if alone and token == before and len(keys) * 4 < biggest:
+        if alone and small and token == before:
             src = load_keys(self.lib, sides[SOURCE], keys)
             dst = load_keys(self.lib, sides[TARGET], keys)
             base = load_base_keys(self.lib, conduit.id, keys)
@@ -488,7 +494,11 @@ class FileSyncService:
                 ),
                 token,
             )
-        self._load_all(sides)
+        if self._partial or not alone:
+            self._load_all(sides)  # someone else's change may be on either side
+        else:
+            for name in rescan:
+                load_side(self.lib, sides[name])
         return self._plan(conduit, sides), token
 
     def _prune(self, conduit: ConduitInfo, sides: dict[str, Side]) -> None:
@@ -648,6 +658,17 @@ def _plan_keys(plan: Plan) -> set[str]:
                 keys.add(path)
                 keys.update(_ancestors(path))
     return keys
+
+
+def _touched(plan: Plan) -> dict[str, list[str] | None]:
+    """Side name -> the folders (keys) holding what the plan changes there, as few
+    subtrees as cover them; None when the whole endpoint is cheaper to rescan."""
+    folders: dict[str, set[str]] = {}
+    for a in plan.actions:
+        for path in (a.path, a.from_path):
+            if path is not None:
+                folders.setdefault(a.side, set()).add(path.rpartition("/")[0])
+    return _cover(folders)
 
 
 def _cover(folders: dict[str, set[str]]) -> dict[str, list[str] | None]:
