@@ -246,3 +246,21 @@ def test_planning_changed_paths_keeps_names_that_are_not_utf8(library, tmp_path,
     assert r.status == "completed" and r.verified and not r.errors and loads == []
     assert r.moved == 1 and os.listdir(raw_dir) == [b"g\xfe"]
     assert (src / "d0" / "f0.txt").read_text() == "edited again on the target"
+
+
+def test_a_journal_grown_too_long_is_dropped_and_the_next_run_plans_everything(
+    library, tmp_path, monkeypatch
+):
+    src, dst, cid = _pair(library, tmp_path, "mirror", TREE)
+    monkeypatch.setattr(journal, "MAX_ROWS", 3)
+    for j in range(5):
+        (src / "d2" / f"f{j}.txt").write_text(f"edited {j}")
+    scan(library, get_conduit(library, cid).source_location_id)
+    # The scan left 5 rows: over the cap, the journal and the conduit's position went.
+    assert _rows(library, "SELECT count(*) FROM changes") == [(0,)]
+    assert _rows(library, "SELECT clean_seq FROM conduits") == [(None,)]
+    loads = _loads(monkeypatch)
+    r = FileSyncService(library).sync(cid)
+    assert r.copied == 5 and r.verified and loads  # planned everything, nothing missed
+    assert read_tree(dst) == read_tree(src)
+    assert _rows(library, "SELECT clean_seq IS NOT NULL FROM conduits") == [(1,)]

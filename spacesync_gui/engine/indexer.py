@@ -44,7 +44,7 @@ from sqlalchemy import (
     update,
 )
 
-from . import models
+from . import journal, models
 from .db import Library
 from .errors import NotFound, SpaceSyncError, UserError
 from .events import Emit, ScanProgress, ignore_events
@@ -975,6 +975,7 @@ def scan_location(
         scanner.writer.flush(commit=False)
         _record_errors(conn, location_id, key, scanner.result.errors, complete)
         _update_location(conn, location_id, complete)
+        journal.cap(dbapi_of(conn), location_id)
         conn.commit()
     scanner.result.stopped = scanner.stopped
     scanner.emit_progress(True)

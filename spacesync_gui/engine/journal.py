@@ -5,7 +5,10 @@ A clean run ends with both sides and the base equal on every path. After it, a p
 only need work if its index entry changed, and every such change writes the path to
 `changes` (db.JOURNAL_TRIGGERS) while its location is journaled. A location is journaled
 from the end of the first clean run of one of its conduits (`record_clean`), and no longer
-once none of its conduits is clean, so an initial sync writes no journal rows.
+once none of its conduits is clean, so an initial sync writes no journal rows. Rows no
+clean conduit needs are deleted after each run; a journal that grows past MAX_ROWS
+anyway (a clean conduit that is not run while its folders keep changing) is dropped by
+the next scan (`cap`), and its conduits plan everything once.
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ from .snapshots import Side
 # Above this share of a side's entries, planning everything is as cheap (verify uses the
 # same rule for its sub-world).
 MAX_SHARE = 0.25
+# A location's journal is dropped beyond this many rows (a clean conduit that does not run
+# while its folders keep changing): its conduits then plan everything once, as after any
+# run that did not end clean, and the journal starts again.
+MAX_ROWS = 200_000
 
 
 def changed_keys(db: sqlite3.Connection, side: Side, since: int) -> set[str]:
@@ -79,3 +86,19 @@ def record_clean(
             db.execute("DELETE FROM changes WHERE location_id = ? AND id <= ?", (loc, need[1]))
         else:
             db.execute("DELETE FROM changes WHERE location_id = ?", (loc,))
+
+
+def cap(db: sqlite3.Connection, location_id: int) -> bool:
+    """Drop the location's journal if it grew past MAX_ROWS (called after each scan)."""
+    (rows,) = db.execute(
+        "SELECT count(*) FROM changes WHERE location_id = ?", (location_id,)
+    ).fetchone()
+    if rows <= MAX_ROWS:
+        return False
+    db.execute(
+        "UPDATE conduits SET clean_seq = NULL WHERE ? IN (source_location_id, target_location_id)",
+        (location_id,),
+    )
+    db.execute("UPDATE locations SET journal = 0 WHERE id = ?", (location_id,))
+    db.execute("DELETE FROM changes WHERE location_id = ?", (location_id,))
+    return True

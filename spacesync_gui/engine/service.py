@@ -313,6 +313,11 @@ class FileSyncService:
         with self.lib.engine.connect() as conn:
             db = dbapi_of(conn)
             changed = {name: journal.changed_keys(db, side, since) for name, side in sides.items()}
+            # Read after the rows: had the journal been dropped meanwhile (journal.cap),
+            # the position would be gone too.
+            now = db.execute("SELECT clean_seq FROM conduits WHERE id = ?", (conduit.id,))
+            if now.fetchone()[0] != since:
+                return None
         keys = journal.with_ancestors(changed[SOURCE] | changed[TARGET])
         self._files = {name: count_files(self.lib, side) for name, side in sides.items()}
         if len(keys) > journal.MAX_SHARE * max(self._files.values()):
