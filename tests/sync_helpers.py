@@ -51,3 +51,18 @@ def temp_files(root: Path) -> list[Path]:
     found = [p for p in tmp.rglob("*")] if tmp.exists() else []
     found += [p for p in root.rglob(".spacesync-tmp-*")]
     return found
+
+
+def count_snapshot_loads(monkeypatch) -> list[str]:  # noqa: ANN001
+    """Side names, one per whole snapshot a sync loads from the index (service.load_side)."""
+    from spacesync_gui.engine import service
+
+    calls: list[str] = []
+    real = service.load_side
+
+    def counting(lib, side):  # noqa: ANN001, ANN202
+        calls.append(side.name)
+        return real(lib, side)
+
+    monkeypatch.setattr(service, "load_side", counting)
+    return calls

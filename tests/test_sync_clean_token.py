@@ -10,7 +10,7 @@ import pytest
 from spacesync_gui.engine import service as service_mod
 from spacesync_gui.engine.conduits import add_conduit, edit_conduit, get_conduit
 from spacesync_gui.engine.service import FileSyncService, _cover
-from tests.sync_helpers import read_tree, write_tree
+from tests.sync_helpers import count_snapshot_loads, read_tree, write_tree
 
 
 @pytest.fixture
@@ -23,24 +23,12 @@ def setup(library, tmp_path: Path):
     return library, c.id, src, dst
 
 
-def _loads(monkeypatch) -> list[str]:
-    calls: list[str] = []
-    real = service_mod.load_side
-
-    def counting(lib, side):
-        calls.append(side.name)
-        return real(lib, side)
-
-    monkeypatch.setattr(service_mod, "load_side", counting)
-    return calls
-
-
 def test_clean_no_op_skips_loading_and_any_change_is_seen(setup, monkeypatch):
     lib, cid, src, dst = setup
     svc = FileSyncService(lib)
     r = svc.sync(cid)
     assert r.status == "completed" and r.verified and r.copied == 3
-    loads = _loads(monkeypatch)
+    loads = count_snapshot_loads(monkeypatch)
     r = svc.sync(cid)
     assert r.status == "completed" and r.verified and r.copied == 0
     assert loads == []  # the counters vouched for the index: nothing loaded
@@ -62,7 +50,7 @@ def test_settings_change_and_failed_run_drop_the_token(setup, monkeypatch):
     svc.sync(cid)
     svc.sync(cid)
     edit_conduit(lib, cid, ignore=["*.txt"])
-    loads = _loads(monkeypatch)
+    loads = count_snapshot_loads(monkeypatch)
     svc.sync(cid)
     assert loads  # new settings: planned again
     loads.clear()
@@ -77,7 +65,7 @@ def test_trusted_index_with_nothing_dirty_is_a_verified_no_op(setup, monkeypatch
     svc.sync(cid)
     c = get_conduit(lib, cid)
     svc.trusted_dirty = {c.source_location_id: set(), c.target_location_id: set()}
-    loads = _loads(monkeypatch)
+    loads = count_snapshot_loads(monkeypatch)
     scans: list[object] = []
     monkeypatch.setattr(service_mod, "scan", lambda *a, **k: scans.append(a))
     r = svc.sync(cid)
@@ -99,7 +87,7 @@ def test_small_change_is_verified_on_its_sub_world(library, tmp_path: Path, monk
     assert svc.sync(c.id).verified
     (dst / "d3" / "f1.txt").write_text("changed on the target")
     (src / "d1" / "new.txt").write_text("new on the source")
-    loads = _loads(monkeypatch)
+    loads = count_snapshot_loads(monkeypatch)
     r = svc.sync(c.id)
     assert r.status == "completed" and r.verified and r.copied == 2
     # The plan loaded only the changed paths (journal.py), the verify only the touched ones.

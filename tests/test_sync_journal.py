@@ -17,7 +17,7 @@ from spacesync_gui.engine.conduits import add_conduit, get_conduit
 from spacesync_gui.engine.locations import scan
 from spacesync_gui.engine.planner import conflict_name
 from spacesync_gui.engine.service import FileSyncService
-from tests.sync_helpers import read_tree, versions_content, write_tree
+from tests.sync_helpers import count_snapshot_loads, read_tree, versions_content, write_tree
 
 TREE = {f"d{i}/f{j}.txt": f"{i}-{j}" for i in range(4) for j in range(12)}
 # Large enough that the scenario below stays under journal.MAX_SHARE of it.
@@ -33,18 +33,6 @@ class _Fixed(datetime):
     @classmethod
     def now(cls, tz=None):  # noqa: ANN206
         return WHEN
-
-
-def _loads(monkeypatch) -> list[str]:
-    calls: list[str] = []
-    real = service_mod.load_side
-
-    def counting(lib, side):
-        calls.append(side.name)
-        return real(lib, side)
-
-    monkeypatch.setattr(service_mod, "load_side", counting)
-    return calls
 
 
 def _rows(lib, sql: str, *args) -> list[tuple]:
@@ -108,7 +96,7 @@ def test_planning_the_changed_paths_gives_what_planning_everything_gives(
         _scenario(src, dst)
         pairs.append((src, dst, cid))
     monkeypatch.setattr(service_mod, "datetime", _Fixed)  # same conflict names in both
-    loads = _loads(monkeypatch)
+    loads = count_snapshot_loads(monkeypatch)
     (js, jd, jid), (fs, fd, fid) = pairs
     r_journal = FileSyncService(library).sync(jid)
     assert loads == []  # planned from the journal's paths alone
@@ -132,7 +120,7 @@ def test_a_conflict_copy_never_takes_the_name_of_an_unchanged_file(library, tmp_
     (src / "d0" / "f1.txt").write_text("source side")
     (dst / "d0" / "f1.txt").write_text("target side!")
     monkeypatch.setattr(service_mod, "datetime", _Fixed)
-    loads = _loads(monkeypatch)
+    loads = count_snapshot_loads(monkeypatch)
     r = FileSyncService(library).sync(cid)
     assert loads == [] and r.status == "completed" and r.verified
     second = conflict_name("d0/f1.txt", WHEN, socket.gethostname(), {taken})
@@ -222,7 +210,7 @@ def test_sides_already_equal_end_clean_and_the_next_run_plans_only_changes(
         library, "SELECT clean_token IS NOT NULL, clean_seq IS NOT NULL FROM conduits"
     ) == [(1, 1)]
     (dst / "d4" / "f4.txt").write_text("edited on the target")
-    loads = _loads(monkeypatch)
+    loads = count_snapshot_loads(monkeypatch)
     r = FileSyncService(library).sync(c.id)
     assert r.copied == 1 and r.verified and loads == []
     assert read_tree(src) == read_tree(dst)
@@ -235,7 +223,7 @@ def test_planning_changed_paths_keeps_names_that_are_not_utf8(library, tmp_path,
     os.mkdir(raw_dir)
     with open(raw_dir + b"/f\xfe.bin", "wb") as f:
         f.write(b"bytes")
-    loads = _loads(monkeypatch)
+    loads = count_snapshot_loads(monkeypatch)
     r = FileSyncService(library).sync(cid)
     assert r.status == "completed" and r.verified and not r.errors and loads == []
     with open(os.fsencode(dst) + b"/d1/sub\xff/f\xfe.bin", "rb") as f:
@@ -259,7 +247,7 @@ def test_a_journal_grown_too_long_is_dropped_and_the_next_run_plans_everything(
     # The scan left 5 rows: over the cap, the journal and the conduit's position went.
     assert _rows(library, "SELECT count(*) FROM changes") == [(0,)]
     assert _rows(library, "SELECT clean_seq FROM conduits") == [(None,)]
-    loads = _loads(monkeypatch)
+    loads = count_snapshot_loads(monkeypatch)
     r = FileSyncService(library).sync(cid)
     assert r.copied == 5 and r.verified and loads  # planned everything, nothing missed
     assert read_tree(dst) == read_tree(src)

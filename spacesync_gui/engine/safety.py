@@ -18,7 +18,7 @@ ALL_CHANGED_MIN = 10
 FREE_SPACE_MARGIN = 64 * 1024 * 1024
 
 
-def count_files(snap: Snapshot) -> int:
+def files_in(snap: Snapshot) -> int:
     return sum(1 for it in snap.values() if it.kind == "file")
 
 

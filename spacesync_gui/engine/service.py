@@ -41,8 +41,7 @@ from .planner import MIRROR, make_plan, plan_conflict_resolution
 from .results import RunReport, ScanResult
 from .rules import IgnoreRules
 from .runlock import conduit_lock
-from .safety import count_files as count_files_in
-from .safety import safety_problem, space_problem
+from .safety import files_in, safety_problem, space_problem
 from .snapshots import (
     IndexWriter,
     Side,
@@ -341,7 +340,7 @@ class FileSyncService:
         for side in sides.values():
             load_side(self.lib, side)
         self._partial = False
-        self._files = {name: count_files_in(side.snapshot) for name, side in sides.items()}
+        self._files = {name: files_in(side.snapshot) for name, side in sides.items()}
 
     def _plan(
         self, conduit: ConduitInfo, sides: dict[str, Side], base: Snapshot | None = None
@@ -656,13 +655,9 @@ def _ancestors(key: str) -> list[str]:
 
 def _plan_keys(plan: Plan) -> set[str]:
     """Every path an action of `plan` touches, with all its folders."""
-    keys: set[str] = set()
-    for a in plan.actions:
-        for path in (a.path, a.from_path):
-            if path is not None and path not in keys:
-                keys.add(path)
-                keys.update(_ancestors(path))
-    return keys
+    return journal.with_ancestors(
+        {p for a in plan.actions for p in (a.path, a.from_path) if p is not None}
+    )
 
 
 def _touched(plan: Plan) -> dict[str, list[str] | None]:
