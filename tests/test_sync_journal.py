@@ -153,23 +153,30 @@ def test_a_change_before_the_journal_started_is_not_missed(library, tmp_path, mo
     assert r.copied == 1 and (dst / "d0" / "late.txt").read_text() == "written while the run ended"
 
 
+def _after_execute(monkeypatch, then) -> None:  # noqa: ANN001
+    """Make every run call `then()` right after executing its plan (undo: monkeypatch.undo)."""
+    real_execute = FileSyncService._execute
+
+    def execute_then(self, *a, **k):
+        result = real_execute(self, *a, **k)
+        then()
+        return result
+
+    monkeypatch.setattr(FileSyncService, "_execute", execute_then)
+
+
 def test_verify_rescans_a_touched_path_that_is_not_what_the_index_says(
     library, tmp_path, monkeypatch
 ):
     src, dst, cid = _pair(library, tmp_path, "mirror", TREE)
     (src / "d1" / "f1.txt").write_text("new content")
-    real_execute = FileSyncService._execute
-
-    def execute_then_edit(self, *a, **k):
-        result = real_execute(self, *a, **k)
-        (dst / "d1" / "f1.txt").write_text("changed behind the run's back")
-        return result
-
-    monkeypatch.setattr(FileSyncService, "_execute", execute_then_edit)
+    _after_execute(
+        monkeypatch, lambda: (dst / "d1" / "f1.txt").write_text("changed behind the run's back")
+    )
     r = FileSyncService(library).sync(cid)
     assert r.copied == 1 and not r.verified
     assert any("still differing" in w for w in r.warnings)
-    monkeypatch.setattr(FileSyncService, "_execute", real_execute)
+    monkeypatch.undo()
     r = FileSyncService(library).sync(cid)
     assert r.copied == 1 and r.verified and read_tree(dst) == read_tree(src)
     assert "changed behind the run's back" in versions_content(dst)
@@ -180,18 +187,15 @@ def test_a_change_someone_else_indexes_during_a_run_is_synced_later(library, tmp
     the run must not call itself clean past that change, or no later run would plan it."""
     src, dst, cid = _pair(library, tmp_path, "mirror", BIG)
     (src / "d1" / "f1.txt").write_text("edited")
-    real_execute = FileSyncService._execute
 
-    def execute_while_someone_scans(self, *a, **k):
-        result = real_execute(self, *a, **k)
+    def someone_scans() -> None:
         (src / "d5" / "meanwhile.txt").write_text("indexed by someone else")
         scan(library, get_conduit(library, cid).source_location_id)
-        return result
 
-    monkeypatch.setattr(FileSyncService, "_execute", execute_while_someone_scans)
+    _after_execute(monkeypatch, someone_scans)
     r = FileSyncService(library).sync(cid)
     assert r.copied == 1 and not r.verified  # the verify saw the file nobody planned
-    monkeypatch.setattr(FileSyncService, "_execute", real_execute)
+    monkeypatch.undo()
     r = FileSyncService(library).sync(cid)
     assert r.copied == 1 and r.verified
     assert (dst / "d5" / "meanwhile.txt").read_text() == "indexed by someone else"

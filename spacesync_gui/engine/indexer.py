@@ -51,7 +51,7 @@ from .events import Emit, ScanProgress, ignore_events
 from .paths import TMP_PREFIX, key_for, raw_for, subtree_bounds
 from .results import ScanResult
 from .rules import BUILTIN_NAMES, IgnoreRules, builtin_ignored
-from .snapshots import ENTRY_UPSERT, bulk_delete, bulk_write, dbapi_of
+from .snapshots import ENTRY_UPSERT, bulk_delete, bulk_write, children_where, dbapi_of
 
 CHUNK_SIZE = 1 << 20  # hashing read size: large enough that syscalls never dominate
 WRITE_BATCH = 4000  # rows per write transaction
@@ -854,13 +854,9 @@ def _load_location(conn: Connection, location_id: int) -> tuple[str, list[str]]:
 
 def _load_children(conn: Connection, location_id: int, folder: str) -> dict[str, Stored]:
     """The stored entries directly inside `folder` (the root: ""), key -> narrow row."""
-    base = f"SELECT {_STORED_COLS} FROM entries WHERE location_id = ? AND "
-    if folder:
-        lo, hi = subtree_bounds(folder)
-        sql = base + "path >= ? AND path < ? AND instr(substr(path, ?), '/') = 0"
-        rows = dbapi_of(conn).execute(sql, (location_id, lo, hi, len(lo) + 1)).fetchall()
-    else:
-        rows = dbapi_of(conn).execute(base + "instr(path, '/') = 0", (location_id,)).fetchall()
+    where, args = children_where(folder)
+    sql = f"SELECT {_STORED_COLS} FROM entries WHERE location_id = ? AND {where}"
+    rows = dbapi_of(conn).execute(sql, (location_id, *args)).fetchall()
     return dict(zip(map(itemgetter(_PATH), rows), rows, strict=True))
 
 

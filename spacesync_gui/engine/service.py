@@ -398,9 +398,7 @@ class FileSyncService:
                 dry_run=report.dry_run,
             )
         )
-        problem = (
-            None if force else safety_problem(plan, self._files[SOURCE], self._files[TARGET])
-        )
+        problem = None if force else safety_problem(plan, self._files[SOURCE], self._files[TARGET])
         problem = problem or space_problem(plan, {n: s.endpoint for n, s in sides.items()})
         if problem:
             raise Refused(problem)
@@ -470,8 +468,10 @@ class FileSyncService:
         before, _ = self._token(conduit)
         alone = self._only_ours(conduit, before)
         small = len(keys) * 4 < max(self._files.values())
+        entries: dict[str, Snapshot] = {}
         if small:
-            stale = verify.stale_folders(self.lib, sides, keys)
+            entries = {name: load_keys(self.lib, side, keys) for name, side in sides.items()}
+            stale = verify.stale_folders(sides, keys, entries)
             rescan = _cover(stale) if stale else {}
         else:
             rescan = _touched(plan)
@@ -479,8 +479,8 @@ class FileSyncService:
             self._refresh(sides, load=False, touched=rescan)
         token, _ = self._token(conduit)
         if alone and small and token == before:
-            src = load_keys(self.lib, sides[SOURCE], keys)
-            dst = load_keys(self.lib, sides[TARGET], keys)
+            # The index did not change since `entries` were read: they are the sub-world.
+            src, dst = entries[SOURCE], entries[TARGET]
             base = load_base_keys(self.lib, conduit.id, keys)
             self._scan_errors += deferred.fill_hashes(
                 self.lib, conduit.mode, sides, {SOURCE: src, TARGET: dst}, base

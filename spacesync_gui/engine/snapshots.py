@@ -76,10 +76,14 @@ def load_side(lib: Library, side: Side) -> None:
     """Fill `side.snapshot` and `side.disk` from the index (plain DBAPI rows: 100k add up)."""
     where, args = _range(side)
     with lib.engine.connect() as conn:
-        rows = dbapi_of(conn).execute(
-            f"SELECT {_SIDE_COLS} FROM entries WHERE location_id = ?{where}",
-            (side.location_id, *args),
-        ).fetchall()
+        rows = (
+            dbapi_of(conn)
+            .execute(
+                f"SELECT {_SIDE_COLS} FROM entries WHERE location_id = ?{where}",
+                (side.location_id, *args),
+            )
+            .fetchall()
+        )
     side.snapshot, side.disk = _side_rows(side, rows)
 
 
@@ -149,7 +153,8 @@ def load_keys(lib: Library, side: Side, keys: Iterable[str], *, disk: bool = Fal
     return snap
 
 
-def _children_where(folder: str) -> tuple[str, tuple[object, ...]]:
+def children_where(folder: str) -> tuple[str, tuple[object, ...]]:
+    """SQL condition (and its arguments) for the entries directly inside `folder`."""
     if not folder:
         return "instr(path, '/') = 0", ()
     lo, hi = subtree_bounds(folder)
@@ -163,7 +168,7 @@ def load_children(lib: Library, side: Side, folders: Iterable[str]) -> Snapshot:
     with lib.engine.connect() as conn:
         db = dbapi_of(conn)
         for folder in folders:
-            where, args = _children_where(side.full_key(folder) if folder else side.prefix)
+            where, args = children_where(side.full_key(folder) if folder else side.prefix)
             rows += db.execute(
                 f"SELECT {_SIDE_COLS} FROM entries WHERE location_id = ? AND {where}",
                 (side.location_id, *args),
@@ -178,7 +183,7 @@ def load_base_children(lib: Library, conduit_id: int, folders: Iterable[str]) ->
     with lib.engine.connect() as conn:
         db = dbapi_of(conn)
         for folder in folders:
-            where, args = _children_where(folder)
+            where, args = children_where(folder)
             rows += db.execute(
                 "SELECT path, kind, size, mtime_ns, hash, link FROM base_entries"
                 f" WHERE conduit_id = ? AND {where}",
@@ -226,6 +231,7 @@ class IndexWriter:
         # tells its own index changes from anyone else's by them (service.py).
         self.track = tuple(sorted(set(track)))
         self.moved: dict[int, int] = dict.fromkeys(self.track, 0)
+        self._marks = ", ".join("?" * len(self.track))
         self._base: dict[str, Item | None] = {}
         self._entries: dict[tuple[int, str], tuple[Item, bytes | None] | None] = {}
         self._hashes: list[tuple[str, int, str, int, int]] = []
@@ -287,6 +293,13 @@ class IndexWriter:
         self._base, self._entries, self._hashes = {}, {}, []
         with self.lib.engine.begin() as conn:
             db = dbapi_of(conn)
+            if self.track:
+                # A write first: it takes the write lock, so nobody else's change can land
+                # between the read below and this transaction's writes.
+                db.execute(
+                    f"UPDATE locations SET changes = changes WHERE id IN ({self._marks})",
+                    self.track,
+                )
             before = self._counters(db)
             _write_base(conn, self.conduit_id, base)
             _write_entries(conn, entries)
@@ -298,13 +311,8 @@ class IndexWriter:
     def _counters(self, db) -> dict[int, int]:  # noqa: ANN001 - a sqlite3 connection
         if not self.track:
             return {}
-        marks = ", ".join("?" * len(self.track))
-        # A write first: it takes the write lock, so nobody else's change can land
-        # between this read and this transaction's writes.
-        db.execute(f"UPDATE locations SET changes = changes WHERE id IN ({marks})", self.track)
-        return dict(
-            db.execute(f"SELECT id, changes FROM locations WHERE id IN ({marks})", self.track)
-        )
+        sql = f"SELECT id, changes FROM locations WHERE id IN ({self._marks})"
+        return dict(db.execute(sql, self.track))
 
 
 def dbapi_of(conn: Connection):  # noqa: ANN201 - a sqlite3 connection

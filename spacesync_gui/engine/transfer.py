@@ -452,9 +452,9 @@ def drop_dir(path: str) -> None:
         pass
 
 
-# (tmp_dir, destination folder) -> where to stage: asking the file system (three stats)
-# for every file of a folder cost as much as copying a small file. Should a mount appear
-# there mid-run, the commit's rename fails with EXDEV and restages beside the destination.
+# (tmp_dir, destination folder) -> where to stage, so the file system is asked (three
+# stats) once per folder, not once per file. Should a mount appear there later, the
+# commit's rename fails with EXDEV and restages beside the destination.
 _staging: dict[tuple[str, str], tuple[str, bool]] = {}
 
 

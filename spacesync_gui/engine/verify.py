@@ -13,9 +13,8 @@ import os
 import stat
 from collections.abc import Iterable
 
-from .db import Library
-from .plan import Item, other
-from .snapshots import Side, load_keys
+from .plan import Item, Snapshot, other
+from .snapshots import Side
 
 _KINDS = {stat.S_IFREG: "file", stat.S_IFDIR: "dir", stat.S_IFLNK: "symlink"}
 
@@ -40,14 +39,18 @@ def matches(path: str, entry: Item | None) -> bool:
     return True  # a folder's own stat data are not compared (its mtime follows its children)
 
 
-def stale_folders(lib: Library, sides: dict[str, Side], keys: Iterable[str]) -> dict[str, set[str]]:
-    """Side name -> folders (keys) holding a touched path that differs from its entry."""
-    keys = list(keys)
+def stale_folders(
+    sides: dict[str, Side], keys: Iterable[str], entries: dict[str, Snapshot]
+) -> dict[str, set[str]]:
+    """Side name -> folders (keys) holding a touched path that differs from its entry.
+
+    `entries`: side name -> the index entries of `keys` on that side (`load_keys`); a key
+    without one is expected absent on disk."""
     out: dict[str, set[str]] = {}
     for name, side in sides.items():
-        entries = load_keys(lib, side, keys)
+        found = entries[name]
         twin = sides[other(name)]
         for key in keys:
-            if not matches(side.abs_path(key, twin), entries.get(key)):
+            if not matches(side.abs_path(key, twin), found.get(key)):
                 out.setdefault(name, set()).add(key.rpartition("/")[0])
     return out
