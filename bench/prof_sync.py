@@ -48,6 +48,11 @@ def main() -> int:
     ap.add_argument("--profile")
     ap.add_argument("--mode", default="mirror")
     ap.add_argument("--transfers", type=int, default=4)
+    ap.add_argument(
+        "--threads",
+        action="store_true",
+        help="no forked scans or copy workers (as the desktop app's engine), not the CLI's way",
+    )
     ap.add_argument("--chunk", type=int, default=0, help="executor.CHUNK_FILES")
     ap.add_argument(
         "--mutate",
@@ -79,10 +84,11 @@ def main() -> int:
             workload.mutate(work / "dst", a.mutate, 12, tag="b")
         times: dict[str, float] = {}
         instrument(times)
-        svc = service_mod.FileSyncService(lib)
+        svc = service_mod.FileSyncService(lib, fork_workers=not a.threads)
         prof = cProfile.Profile() if a.profile else None
         t0 = time.perf_counter()
         ru0 = resource.getrusage(resource.RUSAGE_SELF)
+        ch0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         if prof:
             prof.enable()
         r = svc.sync(c.id)
@@ -90,11 +96,14 @@ def main() -> int:
             prof.disable()
             prof.dump_stats(f"{a.profile}.{step}")
         ru1 = resource.getrusage(resource.RUSAGE_SELF)
+        ch1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         out[step] = {
             "total": round(time.perf_counter() - t0, 3),
             "status": r.status,
             "user": round(ru1.ru_utime - ru0.ru_utime, 3),
             "sys": round(ru1.ru_stime - ru0.ru_stime, 3),
+            # forked scans and copy workers (user + sys)
+            "children_cpu": round(ch1.ru_utime + ch1.ru_stime - ch0.ru_utime - ch0.ru_stime, 3),
             "copied": r.copied,
             "verified": r.verified,
             **{k: round(v, 3) for k, v in times.items()},

@@ -422,7 +422,7 @@ def cmd_sync(args: argparse.Namespace, out: Out) -> int:
         raise UserError("sync: name one conduit ID or --all (see spacesync sync --help)")
     lib = _open(args)
     emit = _progress_printer() if (sys.stderr.isatty() and not args.json) else ignore_events
-    service = FileSyncService(lib, emit=emit, fork_scans=True)
+    service = FileSyncService(lib, emit=emit, fork_workers=True)
     ids = [args.id] if args.id else [c.id for c in conduits.list_conduits(lib) if not c.paused]
     if args.id:
         conduits.get_conduit(lib, args.id)  # unknown id: exit 2 before anything else

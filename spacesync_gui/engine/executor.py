@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from . import transfer
+from . import forked_copies, transfer
 from .events import Emit, ItemFinished, Progress
 from .paths import tmp_dir
 from .plan import COPY, DELETE, RMDIR, Action, Item, Plan, other
@@ -110,8 +110,11 @@ class Executor:
         emit: Emit,
         stamp: str,
         should_stop: Callable[[], bool] | None = None,
+        *,
+        fork: bool = False,
     ) -> None:
         self.conduit_id = conduit_id
+        self.fork = fork  # may copy in forked worker processes (forked_copies.py)
         self.sides = sides
         self.transfers = max(1, transfers)
         self.limiter = transfer.BandwidthLimiter(bwlimit) if bwlimit else None
@@ -144,12 +147,8 @@ class Executor:
         side, src_side = self.sides[a.side], self.sides[other(a.side)]
         return side, src_side, side.abs_path(a.path, src_side)
 
-    def _fail(self, a: Action, e: BaseException) -> None:
-        msg = (
-            str(e)
-            if isinstance(e, transfer.TransferError)
-            else (f"{e.strerror or e.__class__.__name__}" if isinstance(e, OSError) else str(e))
-        )
+    def _fail(self, a: Action, e: BaseException | str) -> None:
+        msg = e if isinstance(e, str) else transfer.error_message(e)
         self.result.errors.append({"path": a.path, "message": msg, "action": a.op})
         self.emit(ItemFinished(self.conduit_id, a.op, a.path, False, msg))
 
@@ -302,6 +301,13 @@ class Executor:
                     self.result.stopped = True
                     return
                 self._guard(a, self._copy_other)
+        forked = self._forkable(simple)
+        if forked:
+            forked_ids = {id(a) for a in forked}
+            simple = [a for a in simple if id(a) not in forked_ids]
+            if self._copy_forked(forked):
+                self.result.stopped = True
+                return
         # A few hundred files: each copy thread fsyncs what it wrote (they overlap), which
         # costs less than a syncfs that must also flush every other program's dirty data.
         self._fsync_alone = len(simple) < FSYNC_ALONE_MAX_FILES
@@ -329,6 +335,55 @@ class Executor:
             transfer.drop_dir(folder)
         if self.should_stop():
             self.result.stopped = True
+
+    def _forkable(self, simple: list[Action]) -> list[Action]:
+        """The new small files to copy in forked workers (none if they may not be used)."""
+        if not self.fork or self.limiter is not None:
+            return []  # a bandwidth limit is shared by the copy threads, not across processes
+        small = [
+            a
+            for a in simple
+            if a.expect is None and a.item is not None and a.item.size < DURABLE_ALONE_BYTES
+        ]
+        return small if forked_copies.usable(len(small)) else []
+
+    def _copy_forked(self, actions: list[Action]) -> bool:
+        """Copy `actions` (new files) in forked workers; True if stopped part-way."""
+        jobs = []
+        for a in actions:
+            side, src_side, dst = self._dst(a)
+            assert a.item is not None
+            jobs.append(
+                forked_copies.Job(
+                    src_side.abs_path(a.path),
+                    a.item,
+                    dst,
+                    str(tmp_dir(side.root)),
+                    self.removers[a.side],
+                )
+            )
+        chunks: list[range] = []
+        for chunk in _chunks(actions):
+            start = chunks[-1].stop if chunks else 0
+            chunks.append(range(start, start + len(chunk)))
+
+        def landed(r: forked_copies.Landed) -> None:
+            a = actions[r.index]
+            assert a.item is not None
+            self.result.copied += 1
+            self.result.bytes += a.item.size
+            exact = a.item._replace(inode=r.inode, mode=r.mode, hash=r.hash)
+            self._landed(a, self.sides[a.side], jobs[r.index].dst, exact)
+
+        return forked_copies.run(
+            jobs,
+            chunks,
+            forked_copies.workers_for(self.transfers),
+            should_stop=self.should_stop,
+            landed=landed,
+            failed=lambda i, message: self._fail(actions[i], message),
+            copied_bytes=self.progress.add_bytes,
+        )
 
     def _abandon(self, futures: list[tuple[list[Action], Future[list[_Outcome]]]]) -> None:
         for _, fut in futures:

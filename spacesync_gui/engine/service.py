@@ -77,14 +77,15 @@ class FileSyncService:
         emit: Emit = ignore_events,
         *,
         should_stop: Callable[[], bool] | None = None,
-        fork_scans: bool = False,
+        fork_workers: bool = False,
     ) -> None:
         self.lib = lib
         self.emit = emit
         self.should_stop = should_stop
-        # Scan the two sides at once, one in a forked child (forked_scans.py); only for a
-        # process with no other threads, i.e. the CLI.
-        self.fork_scans = fork_scans
+        # Scan the two sides at once, one in a forked child (forked_scans.py), and copy many
+        # small files in forked workers (forked_copies.py); only for a process with no
+        # other threads, i.e. the CLI.
+        self.fork_workers = fork_workers
         # Optional: location id -> subtrees to rescan, when a healthy watcher vouches for
         # the rest of the index (set per run by the runtime).
         self.trusted_dirty: dict[int, set[str]] | None = None
@@ -220,12 +221,12 @@ class FileSyncService:
                 subtrees = [side.prefix or None]
             if subtrees:
                 jobs.append((side, subtrees))
-        # With fork_scans, the second side in a child process at the same time as the first.
+        # With fork_workers, the second side in a child process at the same time as the first.
         scanned = forked_scans.run_jobs(
             self.lib,
             jobs,
             lambda j, in_child: _scanner(j, ignore_events if in_child else self.emit, defer),
-            self.fork_scans,
+            self.fork_workers,
         )
         for (side, _), side_results in zip(jobs, scanned, strict=True):
             for result in side_results:
@@ -349,7 +350,7 @@ class FileSyncService:
             base = load_base(self.lib, conduit.id)
         snaps = {name: side.snapshot for name, side in sides.items()}
         self._scan_errors += deferred.fill_hashes(
-            self.lib, conduit.mode, sides, snaps, base, fork=self.fork_scans
+            self.lib, conduit.mode, sides, snaps, base, fork=self.fork_workers
         )
         return make_plan(
             conduit.mode,
@@ -532,6 +533,7 @@ class FileSyncService:
             self.emit,
             stamp,
             self.should_stop,
+            fork=self.fork_workers,
         ).run(plan)
         report.copied += result.copied
         report.deleted += result.deleted

@@ -75,6 +75,15 @@ class TransferError(Exception):
         return f"{self.path}: {self.reason}"
 
 
+def error_message(e: BaseException) -> str:
+    """What a user reads about a copy, move or delete that failed with `e`."""
+    if isinstance(e, TransferError):
+        return str(e)
+    if isinstance(e, OSError):
+        return e.strerror or e.__class__.__name__
+    return str(e)
+
+
 class SourceChanged(TransferError):
     def _message(self) -> str:
         return (

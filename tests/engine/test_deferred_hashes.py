@@ -255,7 +255,7 @@ def test_adopting_an_existing_copy_hashes_both_sides_one_in_a_forked_child(libra
         os.utime(dst / rel, ns=(1_600_000_000_000_000_000, 1_600_000_000_000_000_000))
     c = add_conduit(library, src, dst, "mirror")
 
-    report = FileSyncService(library, fork_scans=True).sync(c.id)
+    report = FileSyncService(library, fork_workers=True).sync(c.id)
 
     assert report.status == "completed" and report.verified
     assert report.copied == 0 and report.errors == []

@@ -54,14 +54,14 @@ def test_sync_scans_the_target_in_a_child_and_indexes_both_sides(
     monkeypatch.setattr(forked_scans.ForkedJob, "__init__", counting)
     monkeypatch.setattr(forked_scans, "can_fork", lambda: True)  # pytest may run threads
 
-    r = FileSyncService(library, fork_scans=True).sync(c.id)
+    r = FileSyncService(library, fork_workers=True).sync(c.id)
 
     assert r.status == "completed" and r.verified
     assert forks  # the refresh forked
     assert (dst / "d0" / "f0.txt").read_text() == "file 0"
     target, source = c.target_location_id, c.source_location_id
     assert set(entries(library, target)) == set(entries(library, source))
-    again = FileSyncService(library, fork_scans=True).sync(c.id)
+    again = FileSyncService(library, fork_workers=True).sync(c.id)
     assert (again.copied, again.deleted) == (0, 0) and again.verified
 
 
@@ -83,7 +83,7 @@ def test_a_failed_child_scan_is_redone_here(
 
     monkeypatch.setattr(forked_scans.ForkedJob, "result", fail)
 
-    r = FileSyncService(library, fork_scans=True).sync(c.id)
+    r = FileSyncService(library, fork_workers=True).sync(c.id)
 
     assert r.status == "completed" and r.copied == 1
     assert (dst / "d1" / "f1.txt").read_text() == "file 1"

@@ -1,0 +1,235 @@
+"""The CLI copies many new small files in forked worker processes (forked_copies.py).
+
+Real library, real folders, real forks. The thresholds are lowered so a few hundred files
+take the forked path in several chunks; `can_fork` is forced because pytest may run
+threads of its own (the CLI checks it for real)."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from spacesync_gui.engine import executor, forked_copies, snapshots, transfer
+from spacesync_gui.engine.conduits import add_conduit
+from spacesync_gui.engine.events import ItemFinished
+from spacesync_gui.engine.service import FileSyncService
+from tests.engine.test_indexer import entries
+from tests.sync_helpers import read_tree, temp_files, write_tree
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
+
+FILES = 120
+
+
+@pytest.fixture
+def forking(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Small thresholds; returns the pids of the copy workers started."""
+    monkeypatch.setattr(forked_copies, "FORK_MIN_FILES", 10)
+    monkeypatch.setattr(forked_copies, "can_fork", lambda: True)
+    monkeypatch.setattr("spacesync_gui.engine.forked_scans.can_fork", lambda: True)
+    monkeypatch.setattr(executor, "CHUNK_FILES", 16)
+    pids: list[int] = []
+    real = forked_copies._Worker.start.__func__  # type: ignore[attr-defined]
+
+    def start(cls, *a):  # type: ignore[no-untyped-def]
+        w = real(cls, *a)
+        pids.append(w.pid)
+        return w
+
+    monkeypatch.setattr(forked_copies._Worker, "start", classmethod(start))
+    return pids
+
+
+def _source(src: Path) -> dict[str, str]:
+    files = {
+        f"d{i % 7}/sub{i % 3}/f{i}.txt": f"content of file {i} " * (i % 5 + 1) for i in range(FILES)
+    }
+    write_tree(src, files)
+    os.chmod(src / "d1" / "sub1" / "f1.txt", 0o640)
+    os.utime(src / "d2" / "sub2" / "f2.txt", ns=(1_600_000_000_000_000_000,) * 2)
+    return files
+
+
+@pytest.fixture
+def mirror(library, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """(source, target, conduit): a fresh source tree to mirror into an empty target."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    _source(src)
+    dst.mkdir()
+    return src, dst, add_conduit(library, src, dst, "mirror")
+
+
+def _sync(library, conduit_id: int, **kw):  # type: ignore[no-untyped-def]
+    return FileSyncService(library, fork_workers=True, **kw).sync(conduit_id)
+
+
+def test_new_files_are_copied_by_worker_processes_and_indexed(
+    library, mirror, forking: list[int]
+) -> None:
+    src, dst, c = mirror
+
+    r = _sync(library, c.id)
+
+    assert r.status == "completed" and r.verified and not r.errors
+    assert r.copied == FILES and len(forking) == 2 and os.getpid() not in forking
+    assert read_tree(dst) == read_tree(src)
+    for rel in ("d1/sub1/f1.txt", "d2/sub2/f2.txt"):
+        s, d = os.lstat(src / rel), os.lstat(dst / rel)
+        assert (stat.S_IMODE(d.st_mode), d.st_mtime_ns) == (stat.S_IMODE(s.st_mode), s.st_mtime_ns)
+    target, source = entries(library, c.target_location_id), entries(library, c.source_location_id)
+    files = {k: e for k, e in target.items() if e.kind == "file"}
+    assert len(files) == FILES
+    for key, e in files.items():
+        assert e.hash is not None and e.hash == source[key].hash
+        assert e.inode == os.lstat(dst / key).st_ino
+    assert temp_files(dst) == []
+    again = _sync(library, c.id)
+    assert (again.copied, again.deleted, again.errors) == (0, 0, [])
+
+
+def test_a_copy_reaches_the_base_only_after_its_rename_is_durable(
+    library, mirror, tmp_path: Path, forking: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src, dst, c = mirror
+    log = tmp_path / "worker.log"
+    real_commit, real_durable, real_sync_dirs = (
+        transfer.commit_file,
+        transfer.make_durable,
+        transfer.sync_dirs,
+    )
+
+    def note(line: str) -> None:  # a line per event, appended by the workers
+        with open(log, "a") as f:
+            f.write(f"{os.getpid()} {line}\n")
+
+    def commit(staged, s, item, dst_path, expect, remover):  # type: ignore[no-untyped-def]
+        real_commit(staged, s, item, dst_path, expect, remover)
+        note(f"renamed {dst_path}")
+
+    def durable(staged):  # type: ignore[no-untyped-def]
+        synced = real_durable(staged)
+        note("synced" if synced else "fsynced")  # syncfs: earlier renames durable too
+        return synced
+
+    def sync_dirs(dirs):  # type: ignore[no-untyped-def]
+        dirs = {os.fspath(d) for d in dirs}
+        real_sync_dirs(dirs)
+        note("dirs " + "|".join(sorted(dirs)))
+
+    recorded: list[tuple[str, list[str]]] = []
+    real_base = snapshots._write_base
+
+    def base_spy(conn, conduit_id, base):  # type: ignore[no-untyped-def]
+        lines = log.read_text().splitlines() if log.exists() else []
+        recorded.extend((k, list(lines)) for k, item in base.items() if item is not None)
+        return real_base(conn, conduit_id, base)
+
+    monkeypatch.setattr(transfer, "commit_file", commit)
+    monkeypatch.setattr(transfer, "make_durable", durable)
+    monkeypatch.setattr(transfer, "sync_dirs", sync_dirs)
+    monkeypatch.setattr(snapshots, "_write_base", base_spy)
+
+    r = _sync(library, c.id)
+
+    assert r.copied == FILES and not r.errors and len(forking) == 2
+    files = [(k, lines) for k, lines in recorded if (dst / k).is_file()]
+    assert len({k for k, _ in files}) == FILES
+    for key, lines in files:
+        dst_path = str(dst / key)
+        at = next(i for i, ln in enumerate(lines) if ln.endswith(f" renamed {dst_path}"))
+        pid = lines[at].split()[0]
+        later = [ln.split(" ", 1)[1] for ln in lines[at + 1 :] if ln.split()[0] == pid]
+        assert any(
+            ln == "synced"
+            or (ln.startswith("dirs ") and os.path.dirname(dst_path) in ln[5:].split("|"))
+            for ln in later
+        ), f"{key} was recorded before its rename was made durable"
+
+
+def test_a_source_changed_after_planning_fails_alone(
+    library, mirror, forking: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src, dst, c = mirror
+    real_run = forked_copies.run
+
+    def edit_then_run(*a, **kw):  # type: ignore[no-untyped-def]
+        (src / "d3" / "sub0" / "f3.txt").write_text("edited after the scan, longer than before")
+        return real_run(*a, **kw)
+
+    monkeypatch.setattr(forked_copies, "run", edit_then_run)
+
+    r = _sync(library, c.id)
+
+    assert r.copied == FILES - 1 and forking
+    assert [(e["path"], "modified" in e["message"]) for e in r.errors] == [("d3/sub0/f3.txt", True)]
+    assert not (dst / "d3" / "sub0" / "f3.txt").exists()
+    assert "d3/sub0/f3.txt" not in entries(library, c.target_location_id)
+    monkeypatch.setattr(forked_copies, "run", real_run)
+    again = _sync(library, c.id)
+    assert again.copied == 1 and not again.errors
+    assert read_tree(dst) == read_tree(src)
+
+
+def test_a_worker_that_dies_fails_its_unreported_files_and_the_next_run_completes(
+    library, mirror, tmp_path: Path, forking: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src, dst, c = mirror
+    parent = os.getpid()
+    real_commit = forked_copies._commit
+    chunks_done = tmp_path / "chunks"
+
+    def crash_later(jobs, staged, bad):  # type: ignore[no-untyped-def]
+        with open(chunks_done, "a") as f:
+            f.write("x")
+        if os.getpid() != parent and len(chunks_done.read_text()) >= 5:  # some reported first
+            real_commit(jobs, staged[:5], bad)  # renamed, never reported
+            os._exit(9)
+        return real_commit(jobs, staged, bad)
+
+    monkeypatch.setattr(forked_copies, "_commit", crash_later)
+
+    r = _sync(library, c.id)
+
+    assert r.errors and not r.verified
+    assert {e["message"] for e in r.errors} == {forked_copies.WORKER_DIED}
+    assert 0 < r.copied < FILES and r.copied + len(r.errors) == FILES
+    # Whatever is under a real name is whole; only reported copies are indexed.
+    indexed = {k for k, e in entries(library, c.target_location_id).items() if e.kind == "file"}
+    on_disk = {k for k, v in read_tree(dst).items() if v != "<dir>"}
+    assert indexed <= on_disk and len(indexed) == r.copied
+    assert all((dst / k).read_bytes() == (src / k).read_bytes() for k in on_disk)
+
+    monkeypatch.setattr(forked_copies, "_commit", real_commit)
+    again = _sync(library, c.id)
+    assert again.status == "completed" and not again.errors
+    # The files the dead worker renamed without reporting are taken as they are.
+    assert again.copied == FILES - len(on_disk)
+    assert read_tree(dst) == read_tree(src)
+    assert temp_files(dst) == []
+
+
+def test_stopping_lets_the_workers_finish_their_chunk_and_the_next_run_completes(
+    library, mirror, forking: list[int]
+) -> None:
+    src, dst, c = mirror
+    landed: list[str] = []
+
+    def emit(ev) -> None:  # type: ignore[no-untyped-def]
+        if isinstance(ev, ItemFinished) and ev.ok and ev.op == "copy":
+            landed.append(ev.path)
+
+    r = FileSyncService(
+        library, emit=emit, fork_workers=True, should_stop=lambda: bool(landed)
+    ).sync(c.id)
+
+    assert r.status == "failed" and "stopped" in (r.reason or "") and not r.errors
+    assert 0 < r.copied < FILES and len(landed) == r.copied
+    indexed = {k for k, e in entries(library, c.target_location_id).items() if e.kind == "file"}
+    assert indexed == set(landed)
+    assert temp_files(dst) == []
+    again = _sync(library, c.id)
+    assert again.status == "completed" and again.copied + r.copied >= FILES
+    assert read_tree(dst) == read_tree(src)
