@@ -349,17 +349,14 @@ class Executor:
 
     def _copy_forked(self, actions: list[Action]) -> bool:
         """Copy `actions` (new files) in forked workers; True if stopped part-way."""
+        staging = {name: str(tmp_dir(side.root)) for name, side in self.sides.items()}
         jobs = []
         for a in actions:
-            side, src_side, dst = self._dst(a)
+            _, src_side, dst = self._dst(a)
             assert a.item is not None
             jobs.append(
                 forked_copies.Job(
-                    src_side.abs_path(a.path),
-                    a.item,
-                    dst,
-                    str(tmp_dir(side.root)),
-                    self.removers[a.side],
+                    src_side.abs_path(a.path), a.item, dst, staging[a.side], self.removers[a.side]
                 )
             )
         chunks: list[range] = []
