@@ -13,7 +13,7 @@ import pytest
 
 from spacesync_gui.engine import journal
 from spacesync_gui.engine import service as service_mod
-from spacesync_gui.engine.conduits import add_conduit, get_conduit
+from spacesync_gui.engine.conduits import add_conduit, get_conduit, remove_conduit
 from spacesync_gui.engine.locations import scan
 from spacesync_gui.engine.planner import conflict_name
 from spacesync_gui.engine.service import FileSyncService
@@ -256,3 +256,23 @@ def test_a_journal_grown_too_long_is_dropped_and_the_next_run_plans_everything(
     assert r.copied == 5 and r.verified and loads  # planned everything, nothing missed
     assert read_tree(dst) == read_tree(src)
     assert _rows(library, "SELECT clean_seq IS NOT NULL FROM conduits") == [(1,)]
+
+
+def test_removing_the_last_clean_conduit_stops_its_locations_journal(library, tmp_path):
+    src, dst, cid = _pair(library, tmp_path, "mirror", TREE)
+    (tmp_path / "backup").mkdir()
+    other = add_conduit(library, src, tmp_path / "backup", "mirror")  # never run: not clean
+    (src / "d1" / "f1.txt").write_text("edited")
+    scan(library, get_conduit(library, cid).source_location_id)
+    assert _rows(library, "SELECT count(*) FROM changes") == [(1,)]
+
+    remove_conduit(library, cid)
+
+    assert _rows(library, "SELECT count(*) FROM changes") == [(0,)]
+    assert _rows(library, "SELECT journal FROM locations ORDER BY id") == [(0,), (0,), (0,)]
+    (src / "d2" / "f2.txt").write_text("edited later")
+    scan(library, other.source_location_id)
+    assert _rows(library, "SELECT count(*) FROM changes") == [(0,)]  # no rows for nobody
+    r = FileSyncService(library).sync(other.id)
+    assert r.status == "completed" and r.verified
+    assert read_tree(tmp_path / "backup") == read_tree(src)

@@ -15,13 +15,14 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from . import models
+from . import journal, models
 from .db import Library
 from .errors import NotFound, UserError
 from .locations import add_location, check_folder, find_containing
 from .paths import is_within
 from .rules import validate_patterns
 from .scheduler import parse_schedule
+from .snapshots import dbapi_of
 
 MIRROR = "mirror"
 BIDIRECTIONAL = "bidirectional"
@@ -287,6 +288,8 @@ def remove_conduit(lib: Library, conduit_id: int) -> ConduitInfo:
         for table in (models.Conflict, models.BaseEntry, models.Generation):
             s.execute(delete(table).where(table.conduit_id == conduit_id))
         s.execute(delete(models.Conduit).where(models.Conduit.id == conduit_id))
+        # Its locations' journal (if it was their only clean conduit) is nobody's now.
+        journal.settle(dbapi_of(s.connection()), {info.source_location_id, info.target_location_id})
     from .settings_backup import save_settings
 
     save_settings(lib)

@@ -5,7 +5,8 @@ A clean run ends with both sides and the base equal on every path. After it, a p
 only need work if its index entry changed, and every such change writes the path to
 `changes` (db.JOURNAL_TRIGGERS) while its location is journaled. A location is journaled
 from the end of the first clean run of one of its conduits (`record_clean`), and no longer
-once none of its conduits is clean, so an initial sync writes no journal rows. Rows no
+once none of its conduits is clean (or the last clean one is removed), so an initial sync
+writes no journal rows. Rows no
 clean conduit needs are deleted after each run; a journal that grows past MAX_ROWS
 anyway (a clean conduit that is not run while its folders keep changing) is dropped by
 the next scan (`cap`), and its conduits plan everything once.
@@ -74,7 +75,13 @@ def record_clean(
         if f"{now[0]}:{now[1]}" == counters:
             stored = seq
     db.execute("UPDATE conduits SET clean_seq = ? WHERE id = ?", (stored, conduit_id))
-    for loc in {s, t}:
+    settle(db, {s, t})
+
+
+def settle(db: sqlite3.Connection, locations: set[int]) -> None:
+    """Journal each location only while one of its conduits is clean, and delete the rows
+    none of them needs (after a run, and when a conduit is removed)."""
+    for loc in locations:
         # The oldest journal position a clean conduit of this location still needs.
         need = db.execute(
             "SELECT count(*), min(clean_seq) FROM conduits WHERE clean_seq IS NOT NULL"
