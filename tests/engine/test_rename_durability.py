@@ -4,6 +4,7 @@ the base already records). Real library, real folders; the real functions are sp
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -13,9 +14,8 @@ from spacesync_gui.engine.service import FileSyncService
 from tests.sync_helpers import read_tree, versions_content, write_tree
 
 
-def test_folders_of_moves_and_deletes_are_synced_before_the_base_records_them(
-    library, tmp_path: Path, monkeypatch
-):
+def _moved_and_deleted(library, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A synced mirror whose source then has a file moved and a file deleted."""
     src, dst = tmp_path / "src", tmp_path / "dst"
     write_tree(src, {"old/moved.bin": "m" * 3000, "gone/deleted.txt": "bye", "keep.txt": "k"})
     dst.mkdir()
@@ -25,12 +25,20 @@ def test_folders_of_moves_and_deletes_are_synced_before_the_base_records_them(
     (src / "new").mkdir()
     os.rename(src / "old" / "moved.bin", src / "new" / "moved.bin")
     os.remove(src / "gone" / "deleted.txt")
+    return src, dst, c, svc
 
+
+def _spy(monkeypatch, fail_first: bool = False) -> list[tuple[str, set[str]]]:  # type: ignore[no-untyped-def]
+    """('sync', folders) for each successful transfer.sync_dirs, ('base', keys) for each
+    base write, in order. `fail_first`: the first sync_dirs fails (EIO) and syncs nothing."""
     order: list[tuple[str, set[str]]] = []
     real_sync, real_base = transfer.sync_dirs, snapshots._write_base
 
     def sync_spy(dirs):  # type: ignore[no-untyped-def]
         dirs = {os.fspath(d) for d in dirs}
+        if fail_first and not any(what == "failed" for what, _ in order):
+            order.append(("failed", dirs))
+            raise OSError(errno.EIO, "Input/output error")
         order.append(("sync", dirs))
         return real_sync(dirs)
 
@@ -40,18 +48,59 @@ def test_folders_of_moves_and_deletes_are_synced_before_the_base_records_them(
 
     monkeypatch.setattr(transfer, "sync_dirs", sync_spy)
     monkeypatch.setattr(snapshots, "_write_base", base_spy)
+    return order
+
+
+def _synced_before_recorded(order, keys=("new/moved.bin", "gone/deleted.txt")) -> set[str]:  # type: ignore[no-untyped-def]
+    """The folders synced before the base records the last of `keys` (the move and the
+    delete)."""
+    recorded = max(
+        next(i for i, (what, ks) in enumerate(order) if what == "base" and key in ks)
+        for key in keys
+    )
+    return set().union(*(dirs for what, dirs in order[:recorded] if what == "sync"))
+
+
+def test_folders_of_moves_and_deletes_are_synced_before_the_base_records_them(
+    library, tmp_path: Path, monkeypatch
+):
+    src, dst, c, svc = _moved_and_deleted(library, tmp_path)
+    order = _spy(monkeypatch)
 
     report = svc.sync(c.id)
 
     assert report.moved == 1 and report.deleted == 1 and report.verified
     assert read_tree(dst) == read_tree(src)
     assert versions_content(dst) == ["bye"]
-    recorded = next(
-        i
-        for i, (what, keys) in enumerate(order)
-        if what == "base" and {"new/moved.bin", "gone/deleted.txt"} <= keys
-    )
-    synced = set().union(*(dirs for what, dirs in order[:recorded] if what == "sync"))
+    synced = _synced_before_recorded(order)
     assert {str(dst / "old"), str(dst / "new"), str(dst / "gone")} <= synced
     # The deleted file's new home in the versions store too.
     assert any(d.startswith(str(dst / ".spacesync" / "versions")) for d in synced)
+
+
+def test_folders_a_failed_sync_left_are_synced_before_the_base_records_them(
+    library, tmp_path: Path, monkeypatch
+):
+    src, dst, c, svc = _moved_and_deleted(library, tmp_path)
+    order = _spy(monkeypatch, fail_first=True)
+    # A flush per row: the failed sync is followed by more flushes in the same run.
+    monkeypatch.setattr(snapshots.IndexWriter, "BATCH", 1)
+
+    report = svc.sync(c.id)
+
+    # The move whose folders could not be synced is reported, not recorded: the base
+    # never calls it done in this run.
+    assert report.errors == [
+        {"path": "new/moved.bin", "message": "Input/output error", "action": "move"}
+    ]
+    assert not any(what == "base" and "new/moved.bin" in keys for what, keys in order)
+    assert read_tree(dst) == read_tree(src)
+    # Its folders stay owed: the next sync covers them before the base records the delete.
+    failed = next(dirs for what, dirs in order if what == "failed")
+    assert {str(dst / "old"), str(dst / "new")} <= failed
+    assert failed <= _synced_before_recorded(order, ("gone/deleted.txt",))
+    again = FileSyncService(library).sync(c.id)
+    assert (again.copied, again.moved, again.deleted, again.errors) == (0, 0, 0, [])
+    with library.engine.connect() as conn:
+        base = {p for (p,) in conn.exec_driver_sql("SELECT path FROM base_entries")}
+    assert "new/moved.bin" in base and "old/moved.bin" not in base
