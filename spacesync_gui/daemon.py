@@ -12,6 +12,7 @@ import signal
 import threading
 from pathlib import Path
 
+from .engine import forked_copies
 from .engine.db import open_library
 from .engine.events import EngineWarning, Event, RunFinished
 from .engine.runtime import EngineRuntime
@@ -53,6 +54,7 @@ def run_daemon(data_dir: Path, *, polling: bool = False) -> int:
         logging.getLogger().removeHandler(h)
     log_path = setup_logging(data_dir)
     lib = open_library(data_dir)
+    forked_copies.start_helper()  # before the runtime starts threads (fork is safe now)
     runtime = EngineRuntime(lib, _log_event, polling=polling)
     stop = threading.Event()
 
@@ -67,6 +69,7 @@ def run_daemon(data_dir: Path, *, polling: bool = False) -> int:
     while not stop.wait(1.0):
         pass
     runtime.stop(timeout=5.0)
+    forked_copies.stop_helper()
     lib.close()
     log.info("daemon stopped")
     return 0

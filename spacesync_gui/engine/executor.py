@@ -372,15 +372,13 @@ class Executor:
             exact = a.item._replace(inode=r.inode, mode=r.mode, hash=r.hash)
             self._landed(a, self.sides[a.side], jobs[r.index].dst, exact)
 
-        return forked_copies.run(
-            jobs,
-            chunks,
-            forked_copies.workers_for(self.transfers),
-            should_stop=self.should_stop,
+        on = forked_copies.Reports(
             landed=landed,
             failed=lambda i, message: self._fail(actions[i], message),
             copied_bytes=self.progress.add_bytes,
         )
+        work = forked_copies.Copies(jobs, chunks, forked_copies.workers_for(self.transfers))
+        return forked_copies.run(work, self.should_stop, on)
 
     def _abandon(self, futures: list[tuple[list[Action], Future[list[_Outcome]]]]) -> None:
         for _, fut in futures:

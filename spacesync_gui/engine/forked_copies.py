@@ -24,7 +24,10 @@ recorded then without being copied again; its temps are removed by `clean_temp` 
 pid is gone. Stopping closes a pipe the workers look at before each chunk: they finish the
 chunk in hand (a few hundred small files), report it, and leave.
 
-Only where fork is safe: a POSIX system and a process running no other thread (the CLI).
+Fork is safe only in a process running no other thread (the CLI). The desktop app's
+engine process and the daemon have threads (runtime, watcher), so while they are still
+single-threaded they start a `CopyHelper`: a forked process that stays single-threaded,
+forks the workers on request and relays their reports.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import os
 import pickle
 import select
 import struct
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import cast
@@ -72,6 +76,25 @@ class Landed:
     hash: str
 
 
+@dataclass(frozen=True)
+class Copies:
+    """What `run` copies: the jobs, grouped in chunks of job indices (each staged, made
+    durable and renamed together), with this many worker processes."""
+
+    jobs: Sequence[Job]
+    chunks: Sequence[Sequence[int]]
+    workers: int
+
+
+@dataclass(frozen=True)
+class Reports:
+    """Where `run` hands what the workers report, in the process that called it."""
+
+    landed: Callable[[Landed], None]
+    failed: Callable[[int, str], None]  # job index, message
+    copied_bytes: Callable[[int], None]
+
+
 # A worker's report of a chunk: landed copies, (job index, message) failures, bytes staged.
 _Report = tuple[list[Landed], list[tuple[int, str]], int]
 
@@ -81,30 +104,45 @@ def workers_for(transfers: int) -> int:
 
 
 def usable(files: int) -> bool:
-    return files >= FORK_MIN_FILES and can_fork()
+    if files < FORK_MIN_FILES:
+        return False
+    return can_fork() or (_helper is not None and _helper.alive())
 
 
 def run(
-    jobs: Sequence[Job],
-    chunks: Sequence[Sequence[int]],
-    workers: int,
-    *,
+    work: Copies,
     should_stop: Callable[[], bool],
-    landed: Callable[[Landed], None],
-    failed: Callable[[int, str], None],
-    copied_bytes: Callable[[int], None],
+    on: Reports,
 ) -> bool:
-    """Copy `jobs` (grouped by `chunks` of job indices) with `workers` forked processes.
+    """Copy `work` with its worker processes: forked here if this process may fork, else by
+    the CopyHelper (see `usable`).
 
-    Calls `landed` / `failed` / `copied_bytes` here, in the parent, as reports arrive.
-    Returns True when it stopped early because `should_stop()` said so (the files not
-    reported were not attempted, or are left for the next run)."""
+    Hands reports to `on` here, as they arrive. Returns True when it stopped early because
+    `should_stop()` said so (the files not reported were not attempted, or are left for
+    the next run)."""
+    if can_fork():
+        return run_here(work, should_stop, on)
+    assert _helper is not None, "run() without usable()"
+    return _helper.run(work, should_stop, on)
+
+
+def run_here(
+    work: Copies,
+    should_stop: Callable[[], bool],
+    on: Reports,
+    close: Sequence[int] = (),
+    after_report: Callable[[], None] | None = None,
+) -> bool:
+    """`run` with workers forked from this process (which must run no other thread).
+    `close`: more fds of this process the workers must not keep; `after_report` is called
+    after each worker report is handled (the helper relays its batch then)."""
+    jobs, chunks, workers = work.jobs, work.chunks, work.workers
     stop_r, stop_w = os.pipe()
     running: dict[int, _Worker] = {}
     try:
         for w in range(max(1, min(workers, len(chunks)))):
             mine = [chunks[i] for i in range(w, len(chunks), workers)]
-            worker = _Worker.start(jobs, mine, stop_r, [stop_w, *running])
+            worker = _Worker.start(jobs, mine, stop_r, [stop_w, *close, *running])
             running[worker.fd] = worker
         os.close(stop_r)
         stop_r = -1
@@ -117,11 +155,13 @@ def run(
                 stop_w = -1
             for fd in ready:
                 worker = running[fd]
-                for msg in worker.read():
-                    worker.handle(msg, landed, failed, copied_bytes)
-                if worker.eof:
+                for msg in worker.frames.read():
+                    worker.handle(msg, on)
+                if after_report is not None:
+                    after_report()
+                if worker.frames.eof:
                     del running[fd]
-                    worker.finish(failed, stopping)
+                    worker.finish(on.failed, stopping)
         return stopping
     finally:
         for fd in (stop_r, stop_w):
@@ -135,10 +175,9 @@ class _Worker:
     def __init__(self, pid: int, fd: int, todo: set[int]) -> None:
         self.pid = pid
         self.fd = fd
+        self.frames = _Frames(fd)
         self.todo = todo  # job indices not reported yet
         self.done = False
-        self.eof = False
-        self._buf = bytearray()
 
     @classmethod
     def start(
@@ -164,40 +203,19 @@ class _Worker:
         os.close(write_fd)
         return cls(pid, read_fd, {i for c in chunks for i in c})
 
-    def read(self) -> list[object]:
-        data = os.read(self.fd, 1 << 16)
-        if not data:
-            self.eof = True
-            return []
-        self._buf += data
-        msgs = []
-        while len(self._buf) >= _HEADER.size:
-            (n,) = _HEADER.unpack_from(self._buf)
-            if len(self._buf) < _HEADER.size + n:
-                break
-            msgs.append(pickle.loads(self._buf[_HEADER.size : _HEADER.size + n]))
-            del self._buf[: _HEADER.size + n]
-        return msgs
-
-    def handle(
-        self,
-        msg: object,
-        landed: Callable[[Landed], None],
-        failed: Callable[[int, str], None],
-        copied_bytes: Callable[[int], None],
-    ) -> None:
+    def handle(self, msg: object, on: Reports) -> None:
         if msg == "done":
             self.done = True
             return
         ok, bad, nbytes = cast(_Report, msg)
         if nbytes:
-            copied_bytes(nbytes)
+            on.copied_bytes(nbytes)
         for item in ok:
             self.todo.discard(item.index)
-            landed(item)
+            on.landed(item)
         for index, message in bad:
             self.todo.discard(index)
-            failed(index, message)
+            on.failed(index, message)
 
     def finish(self, failed: Callable[[int, str], None], stopping: bool) -> None:
         os.close(self.fd)
@@ -214,15 +232,185 @@ class _Worker:
         os.waitpid(self.pid, 0)
 
 
+# --- framing: length-prefixed pickles over a pipe ------------------------------------------
+
+
+def _send(fd: int, msg: object) -> None:
+    data = pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
+    view = memoryview(_HEADER.pack(len(data)) + data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+class _Frames:
+    """The messages arriving on a pipe, read as they come (after a select says so)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.eof = False
+        self._buf = bytearray()
+
+    def read(self) -> list[object]:
+        data = os.read(self.fd, 1 << 16)
+        if not data:
+            self.eof = True
+            return []
+        self._buf += data
+        msgs = []
+        while len(self._buf) >= _HEADER.size:
+            (n,) = _HEADER.unpack_from(self._buf)
+            if len(self._buf) < _HEADER.size + n:
+                break
+            msgs.append(pickle.loads(self._buf[_HEADER.size : _HEADER.size + n]))
+            del self._buf[: _HEADER.size + n]
+        return msgs
+
+
+# --- the helper of a process with threads --------------------------------------------------
+
+_helper: CopyHelper | None = None
+
+
+def start_helper() -> None:
+    """Start the CopyHelper; call while this process runs no other thread (else a no-op:
+    copies then use threads)."""
+    global _helper
+    if _helper is None and can_fork():
+        _helper = CopyHelper()
+
+
+def stop_helper() -> None:
+    global _helper
+    if _helper is not None:
+        _helper.close()
+        _helper = None
+
+
+class CopyHelper:
+    """A single-threaded process, forked before the engine starts its threads, that forks
+    copy workers on request (`run`) and relays their reports back."""
+
+    def __init__(self) -> None:
+        req_r, req_w = os.pipe()
+        rep_r, rep_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the helper: never returns
+            code = 1
+            try:
+                os.close(req_w)
+                os.close(rep_r)
+                _serve(req_r, rep_w)
+                code = 0
+            except BaseException:  # noqa: BLE001 - the engine fails what was not reported
+                pass
+            finally:
+                os._exit(code)
+        os.close(req_r)
+        os.close(rep_w)
+        self.pid = pid
+        self._req = req_w
+        self._rep = rep_r
+        self._lock = threading.Lock()  # one run at a time
+        self._dead = False
+
+    def alive(self) -> bool:
+        with self._lock:
+            if not self._dead and os.waitpid(self.pid, os.WNOHANG) != (0, 0):
+                self._dead = True
+                log.warning("the copy helper process ended; copying with threads")
+            return not self._dead
+
+    def run(
+        self,
+        work: Copies,
+        should_stop: Callable[[], bool],
+        on: Reports,
+    ) -> bool:
+        todo = {i for c in work.chunks for i in c}
+        with self._lock:
+            frames = _Frames(self._rep)
+            stopping = False
+            try:
+                _send(self._req, ("run", work))
+                while True:
+                    ready, _, _ = select.select([self._rep], [], [], 0.25)
+                    if not stopping and should_stop():
+                        stopping = True
+                        _send(self._req, ("stop",))
+                    if not ready:
+                        continue
+                    for msg in frames.read():
+                        if msg[0] == "end":  # type: ignore[index]
+                            return bool(msg[1])  # type: ignore[index]
+                        for kind, *args in msg[1]:  # type: ignore[index]
+                            if kind == "landed":
+                                todo.discard(args[0].index)
+                                on.landed(args[0])
+                            elif kind == "failed":
+                                todo.discard(args[0])
+                                on.failed(*args)
+                            else:
+                                on.copied_bytes(*args)
+                    if frames.eof:
+                        break
+            except OSError:  # broken pipe: the helper is gone
+                pass
+            self._dead = True
+            log.warning("the copy helper process ended during a run; copying with threads")
+        for index in sorted(todo):
+            on.failed(index, WORKER_DIED)
+        return stopping
+
+    def close(self) -> None:
+        os.close(self._req)  # the helper reads end of file and leaves
+        os.close(self._rep)
+        with self._lock:
+            if not self._dead:  # else alive() reaped it already
+                os.waitpid(self.pid, 0)
+                self._dead = True
+
+
+def _serve(req_fd: int, rep_fd: int) -> None:
+    """The helper's loop: run each request with `run_here`, relay reports in batches."""
+    frames = _Frames(req_fd)
+    pending: list[object] = []
+    stop = False
+
+    def stop_asked() -> bool:
+        nonlocal stop
+        while not stop and select.select([req_fd], [], [], 0)[0]:
+            msgs = frames.read()
+            stop = frames.eof or any(m == ("stop",) for m in msgs)
+        return stop
+
+    def relay() -> None:
+        if pending:
+            _send(rep_fd, ("batch", pending[:]))
+            pending.clear()
+
+    while not frames.eof:
+        for msg in frames.read():
+            if not (isinstance(msg, tuple) and msg[0] == "run"):
+                continue  # a stop that came after its run had ended
+            stop = False
+            on = Reports(
+                landed=lambda item: pending.append(("landed", item)),
+                failed=lambda i, m: pending.append(("failed", i, m)),
+                copied_bytes=lambda n: pending.append(("bytes", n)),
+            )
+            stopped = run_here(msg[1], stop_asked, on, close=(req_fd, rep_fd), after_report=relay)
+            relay()
+            _send(rep_fd, ("end", stopped))
+            if frames.eof:
+                return
+
+
 # --- in the worker -----------------------------------------------------------------------
 
 
 def _work(jobs: Sequence[Job], chunks: list[Sequence[int]], out_fd: int, stop_fd: int) -> None:
     def send(msg: object) -> None:
-        data = pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
-        view = memoryview(_HEADER.pack(len(data)) + data)
-        while view:
-            view = view[os.write(out_fd, view) :]
+        _send(out_fd, msg)
 
     staging: dict[str, str] = {}  # tmp root -> this worker's staging folder
     unlanded: list[tuple[int, transfer.Staged]] = []  # renamed, not yet durable

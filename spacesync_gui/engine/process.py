@@ -26,6 +26,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from . import forked_copies
 from .conduits import list_conduits
 from .db import Library
 from .errors import SpaceSyncError
@@ -269,6 +270,7 @@ def child_main(data_dir: str, conn: Connection, watch: bool) -> None:
         # and a sync only gives up what the GUI actually uses (little).
         os.nice(ENGINE_NICENESS)
     lib = open_library(Path(data_dir))
+    forked_copies.start_helper()  # before the runtime starts threads (fork is safe now)
     runtime = EngineRuntime(lib, lambda ev: send((_EVENT, "event", ev)), watch=watch)
     runtime.start()
     send((_EVENT, "ready", None))
@@ -294,5 +296,6 @@ def child_main(data_dir: str, conn: Connection, watch: bool) -> None:
                 send((rid, False, _picklable_error(e)))
     finally:
         runtime.stop(timeout)
+        forked_copies.stop_helper()
         lib.close()
         conn.close()

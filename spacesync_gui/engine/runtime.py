@@ -72,7 +72,11 @@ class EngineRuntime:
         # The engine's own writes are not suppressed by time window (that would also
         # swallow a user's edit made right after a sync): the executor records what it
         # wrote in the index, so rescanning those paths finds no change and starts no run.
-        self.service = FileSyncService(lib, emit, should_stop=self._stopping.is_set)
+        # fork_workers: copies go to forked workers where a CopyHelper was started
+        # (forked_copies.py); scans are never forked here (this process has threads).
+        self.service = FileSyncService(
+            lib, emit, should_stop=self._stopping.is_set, fork_workers=True
+        )
         # location id -> ids of the conduits with an endpoint in it (engine thread only)
         self._users: dict[int, list[int]] = {}
         self._instant: set[int] = set()

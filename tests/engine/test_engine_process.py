@@ -205,3 +205,41 @@ def test_the_engine_process_logs_into_the_apps_log(library, tmp_path: Path, capl
             raise AssertionError(f"no engine log line arrived: {caplog.text}")
     finally:
         proc.stop(5.0)
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(x) for x in f.read().split()]
+
+
+def _reaped_children_cpu_ticks(pid: int) -> int:
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        fields = f.read().rsplit(b")", 1)[1].split()
+    return int(fields[13]) + int(fields[14])  # cutime + cstime
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="reads /proc (Linux)")
+def test_many_new_files_are_copied_by_workers_of_the_engines_copy_helper(
+    engine, library, tmp_path: Path
+):
+    from spacesync_gui.engine.forked_copies import FORK_MIN_FILES
+
+    proc, _ = engine
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    dst.mkdir()
+    for i in range(FORK_MIN_FILES + 50):
+        p = src / f"d{i % 10}" / f"f{i}.txt"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(f"file {i}")
+    c = add_conduit(library, src, dst, "mirror")
+    proc.reload().result(30)
+    assert proc._proc is not None and proc._proc.pid is not None
+    # Forked while the engine process had no threads yet; it forks the copy workers.
+    (helper,) = _children(proc._proc.pid)
+    assert _reaped_children_cpu_ticks(helper) == 0
+
+    report = proc.sync_now(c.id).result(120)
+
+    assert report.status == "completed" and report.copied == FORK_MIN_FILES + 50
+    assert (dst / "d3" / "f13.txt").read_text() == "file 13"
+    assert _reaped_children_cpu_ticks(helper) > 0  # its workers did the copying

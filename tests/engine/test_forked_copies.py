@@ -1,13 +1,16 @@
-"""The CLI copies many new small files in forked worker processes (forked_copies.py).
+"""Many new small files are copied in forked worker processes (forked_copies.py): forked
+by the CLI itself, or by a CopyHelper in the app's engine process and the daemon.
 
 Real library, real folders, real forks. The thresholds are lowered so a few hundred files
 take the forked path in several chunks; `can_fork` is forced because pytest may run
-threads of its own (the CLI checks it for real)."""
+threads of its own (the CLI checks it for real). Each test runs both ways."""
 
 from __future__ import annotations
 
 import os
+import signal
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -24,23 +27,68 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX o
 FILES = 120
 
 
-@pytest.fixture
-def forking(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Small thresholds; returns the pids of the copy workers started."""
+class Forking:
+    """How the copies get their workers: "fork" (the CLI: this process forks them) or
+    "helper" (the app's engine process and the daemon, which run threads: a CopyHelper
+    forked beforehand forks them). `ready()` starts the helper: call it after the test's
+    own monkeypatches, since a forked helper sees only what was patched before it."""
+
+    def __init__(self, mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.mode = mode
+        self.monkeypatch = monkeypatch
+        self.workers: list[int] = []  # "fork": the workers' pids
+        self.helper_runs = 0  # "helper": runs handed to the helper
+
+    def ready(self) -> None:
+        if self.mode != "helper" or forked_copies._helper is not None:
+            return
+        self.monkeypatch.setattr(forked_copies, "can_fork", lambda: True)
+        forked_copies.start_helper()
+        # From now on this process counts as one with threads, like the app's engine.
+        self.monkeypatch.setattr(forked_copies, "can_fork", lambda: False)
+        helper = forked_copies._helper
+        assert helper is not None
+        real = helper.run
+
+        def counting(*a, **kw):  # type: ignore[no-untyped-def]
+            self.helper_runs += 1
+            return real(*a, **kw)
+
+        self.monkeypatch.setattr(helper, "run", counting)
+
+    def restart(self) -> None:
+        """A new helper, which sees the patches as they are now."""
+        if self.mode == "helper":
+            forked_copies.stop_helper()
+            self.ready()
+
+    def used(self) -> bool:
+        return bool(self.workers) if self.mode == "fork" else self.helper_runs > 0
+
+
+def _small_thresholds(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(forked_copies, "FORK_MIN_FILES", 10)
-    monkeypatch.setattr(forked_copies, "can_fork", lambda: True)
-    monkeypatch.setattr("spacesync_gui.engine.forked_scans.can_fork", lambda: True)
     monkeypatch.setattr(executor, "CHUNK_FILES", 16)
-    pids: list[int] = []
-    real = forked_copies._Worker.start.__func__  # type: ignore[attr-defined]
 
-    def start(cls, *a):  # type: ignore[no-untyped-def]
-        w = real(cls, *a)
-        pids.append(w.pid)
-        return w
 
-    monkeypatch.setattr(forked_copies._Worker, "start", classmethod(start))
-    return pids
+@pytest.fixture(params=["fork", "helper"])
+def forking(request, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Small thresholds, and copies in forked workers the `Forking` way."""
+    _small_thresholds(monkeypatch)
+    f = Forking(request.param, monkeypatch)
+    if request.param == "fork":
+        monkeypatch.setattr(forked_copies, "can_fork", lambda: True)
+        monkeypatch.setattr("spacesync_gui.engine.forked_scans.can_fork", lambda: True)
+        real = forked_copies._Worker.start.__func__  # type: ignore[attr-defined]
+
+        def start(cls, *a):  # type: ignore[no-untyped-def]
+            w = real(cls, *a)
+            f.workers.append(w.pid)
+            return w
+
+        monkeypatch.setattr(forked_copies._Worker, "start", classmethod(start))
+    yield f
+    forked_copies.stop_helper()
 
 
 def _source(src: Path) -> dict[str, str]:
@@ -67,14 +115,17 @@ def _sync(library, conduit_id: int, **kw):  # type: ignore[no-untyped-def]
 
 
 def test_new_files_are_copied_by_worker_processes_and_indexed(
-    library, mirror, forking: list[int]
+    library, mirror, forking: Forking
 ) -> None:
     src, dst, c = mirror
 
+    forking.ready()
     r = _sync(library, c.id)
 
     assert r.status == "completed" and r.verified and not r.errors
-    assert r.copied == FILES and len(forking) == 2 and os.getpid() not in forking
+    assert r.copied == FILES and forking.used()
+    if forking.mode == "fork":  # one per CPU (this machine has two)
+        assert len(forking.workers) == min(2, os.cpu_count() or 1)
     assert read_tree(dst) == read_tree(src)
     for rel in ("d1/sub1/f1.txt", "d2/sub2/f2.txt"):
         s, d = os.lstat(src / rel), os.lstat(dst / rel)
@@ -91,7 +142,7 @@ def test_new_files_are_copied_by_worker_processes_and_indexed(
 
 
 def test_a_copy_reaches_the_base_only_after_its_rename_is_durable(
-    library, mirror, tmp_path: Path, forking: list[int], monkeypatch: pytest.MonkeyPatch
+    library, mirror, tmp_path: Path, forking: Forking, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     src, dst, c = mirror
     log = tmp_path / "worker.log"
@@ -132,9 +183,10 @@ def test_a_copy_reaches_the_base_only_after_its_rename_is_durable(
     monkeypatch.setattr(transfer, "sync_dirs", sync_dirs)
     monkeypatch.setattr(snapshots, "_write_base", base_spy)
 
+    forking.ready()
     r = _sync(library, c.id)
 
-    assert r.copied == FILES and not r.errors and len(forking) == 2
+    assert r.copied == FILES and not r.errors and forking.used()
     files = [(k, lines) for k, lines in recorded if (dst / k).is_file()]
     assert len({k for k, _ in files}) == FILES
     for key, lines in files:
@@ -150,7 +202,7 @@ def test_a_copy_reaches_the_base_only_after_its_rename_is_durable(
 
 
 def test_a_source_changed_after_planning_fails_alone(
-    library, mirror, forking: list[int], monkeypatch: pytest.MonkeyPatch
+    library, mirror, forking: Forking, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     src, dst, c = mirror
     real_run = forked_copies.run
@@ -161,9 +213,10 @@ def test_a_source_changed_after_planning_fails_alone(
 
     monkeypatch.setattr(forked_copies, "run", edit_then_run)
 
+    forking.ready()
     r = _sync(library, c.id)
 
-    assert r.copied == FILES - 1 and forking
+    assert r.copied == FILES - 1 and forking.used()
     assert [(e["path"], "modified" in e["message"]) for e in r.errors] == [("d3/sub0/f3.txt", True)]
     assert not (dst / "d3" / "sub0" / "f3.txt").exists()
     assert "d3/sub0/f3.txt" not in entries(library, c.target_location_id)
@@ -174,7 +227,7 @@ def test_a_source_changed_after_planning_fails_alone(
 
 
 def test_a_worker_that_dies_fails_its_unreported_files_and_the_next_run_completes(
-    library, mirror, tmp_path: Path, forking: list[int], monkeypatch: pytest.MonkeyPatch
+    library, mirror, tmp_path: Path, forking: Forking, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     src, dst, c = mirror
     parent = os.getpid()
@@ -191,6 +244,7 @@ def test_a_worker_that_dies_fails_its_unreported_files_and_the_next_run_complete
 
     monkeypatch.setattr(forked_copies, "_commit", crash_later)
 
+    forking.ready()
     r = _sync(library, c.id)
 
     assert r.errors and not r.verified
@@ -203,6 +257,7 @@ def test_a_worker_that_dies_fails_its_unreported_files_and_the_next_run_complete
     assert all((dst / k).read_bytes() == (src / k).read_bytes() for k in on_disk)
 
     monkeypatch.setattr(forked_copies, "_commit", real_commit)
+    forking.restart()
     again = _sync(library, c.id)
     assert again.status == "completed" and not again.errors
     # The files the dead worker renamed without reporting are taken as they are.
@@ -212,15 +267,25 @@ def test_a_worker_that_dies_fails_its_unreported_files_and_the_next_run_complete
 
 
 def test_stopping_lets_the_workers_finish_their_chunk_and_the_next_run_completes(
-    library, mirror, forking: list[int]
+    library, mirror, forking: Forking, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     src, dst, c = mirror
     landed: list[str] = []
+    # 15 chunks of 0.3 s or more each: the stop reaches the workers long before the end.
+    monkeypatch.setattr(executor, "CHUNK_FILES", 8)
+    real_stage = forked_copies._stage
+
+    def slow_stage(*a):  # type: ignore[no-untyped-def]
+        time.sleep(0.3)
+        return real_stage(*a)
+
+    monkeypatch.setattr(forked_copies, "_stage", slow_stage)
 
     def emit(ev) -> None:  # type: ignore[no-untyped-def]
         if isinstance(ev, ItemFinished) and ev.ok and ev.op == "copy":
             landed.append(ev.path)
 
+    forking.ready()
     r = FileSyncService(
         library, emit=emit, fork_workers=True, should_stop=lambda: bool(landed)
     ).sync(c.id)
@@ -230,6 +295,33 @@ def test_stopping_lets_the_workers_finish_their_chunk_and_the_next_run_completes
     indexed = {k for k, e in entries(library, c.target_location_id).items() if e.kind == "file"}
     assert indexed == set(landed)
     assert temp_files(dst) == []
+    monkeypatch.setattr(forked_copies, "_stage", real_stage)
+    forking.restart()
     again = _sync(library, c.id)
     assert again.status == "completed" and again.copied + r.copied >= FILES
+    assert read_tree(dst) == read_tree(src)
+
+
+@pytest.fixture
+def helper(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    _small_thresholds(monkeypatch)
+    yield Forking("helper", monkeypatch)
+    forked_copies.stop_helper()
+
+
+def test_a_helper_that_died_leaves_the_copies_to_threads(library, mirror, helper: Forking) -> None:
+    src, dst, c = mirror
+    helper.ready()
+    process = forked_copies._helper
+    assert process is not None
+    os.kill(process.pid, signal.SIGKILL)
+    for _ in range(100):  # until the kernel reports it gone
+        if not process.alive():
+            break
+        time.sleep(0.05)
+
+    r = _sync(library, c.id)
+
+    assert r.status == "completed" and r.copied == FILES and not r.errors
+    assert helper.helper_runs == 0  # usable() said no: the copy threads did it
     assert read_tree(dst) == read_tree(src)
