@@ -325,3 +325,19 @@ def test_a_helper_that_died_leaves_the_copies_to_threads(library, mirror, helper
     assert r.status == "completed" and r.copied == FILES and not r.errors
     assert helper.helper_runs == 0  # usable() said no: the copy threads did it
     assert read_tree(dst) == read_tree(src)
+
+
+def test_a_bandwidth_limit_keeps_the_copies_in_this_process(
+    library, tmp_path: Path, forking: Forking
+) -> None:
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    _source(src)
+    dst.mkdir()
+    # The limit is shared by the copy threads; workers in other processes would ignore it.
+    c = add_conduit(library, src, dst, "mirror", bwlimit=50_000_000)
+    forking.ready()
+
+    r = _sync(library, c.id)
+
+    assert r.status == "completed" and r.copied == FILES and not forking.used()
+    assert read_tree(dst) == read_tree(src)
