@@ -271,12 +271,12 @@ class _Frames:
 _helper: CopyHelper | None = None
 
 
-def start_helper() -> None:
+def start_helper(niceness: int = 0) -> None:
     """Start the CopyHelper; call while this process runs no other thread (else a no-op:
-    copies then use threads)."""
+    copies then use threads). Its workers run `niceness` lower in the CPU queue."""
     global _helper
     if _helper is None and can_fork():
-        _helper = CopyHelper()
+        _helper = CopyHelper(niceness)
 
 
 def stop_helper() -> None:
@@ -290,7 +290,7 @@ class CopyHelper:
     """A single-threaded process, forked before the engine starts its threads, that forks
     copy workers on request (`run`) and relays their reports back."""
 
-    def __init__(self) -> None:
+    def __init__(self, niceness: int = 0) -> None:
         req_r, req_w = os.pipe()
         rep_r, rep_w = os.pipe()
         pid = os.fork()
@@ -299,6 +299,8 @@ class CopyHelper:
             try:
                 os.close(req_w)
                 os.close(rep_r)
+                if niceness and hasattr(os, "nice"):
+                    os.nice(niceness)  # inherited by the workers
                 _serve(req_r, rep_w)
                 code = 0
             except BaseException:  # noqa: BLE001 - the engine fails what was not reported

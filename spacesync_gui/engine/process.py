@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 _EVENT = 0  # request id of messages that are events
 ENGINE_NICENESS = 5
+COPY_WORKER_NICENESS = 10  # on top of the engine's
 START_TIMEOUT = 60.0  # the child imports the engine and opens the library first
 _ASYNC = frozenset(
     {"sync_now", "preview", "resolve", "rescan", "set_paused", "pause_all", "resume_all", "reload"}
@@ -270,7 +271,9 @@ def child_main(data_dir: str, conn: Connection, watch: bool) -> None:
         # and a sync only gives up what the GUI actually uses (little).
         os.nice(ENGINE_NICENESS)
     lib = open_library(Path(data_dir))
-    forked_copies.start_helper()  # before the runtime starts threads (fork is safe now)
+    # Before the runtime starts threads (fork is safe now). Its copy workers fill both
+    # CPUs of a small machine: further down the queue, so the window still gets one.
+    forked_copies.start_helper(niceness=COPY_WORKER_NICENESS)
     runtime = EngineRuntime(lib, lambda ev: send((_EVENT, "event", ev)), watch=watch)
     runtime.start()
     send((_EVENT, "ready", None))

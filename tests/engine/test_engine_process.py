@@ -14,7 +14,7 @@ import pytest
 from spacesync_gui.engine.conduits import add_conduit
 from spacesync_gui.engine.errors import SpaceSyncError
 from spacesync_gui.engine.events import Event, RunFinished, ScanProgress
-from spacesync_gui.engine.process import ENGINE_NICENESS, EngineProcess
+from spacesync_gui.engine.process import COPY_WORKER_NICENESS, ENGINE_NICENESS, EngineProcess
 
 
 class Events:
@@ -129,9 +129,10 @@ def test_the_child_stops_when_the_app_process_dies(tmp_path: Path):
                 os.kill(child, 0)
             except ProcessLookupError:
                 break
-            if Path(f"/proc/{child}/stat").exists() and ") Z" in Path(
-                f"/proc/{child}/stat"
-            ).read_text():
+            if (
+                Path(f"/proc/{child}/stat").exists()
+                and ") Z" in Path(f"/proc/{child}/stat").read_text()
+            ):
                 break  # exited; a zombie until its new parent reaps it
             time.sleep(0.1)
         else:
@@ -237,6 +238,12 @@ def test_many_new_files_are_copied_by_workers_of_the_engines_copy_helper(
     # Forked while the engine process had no threads yet; it forks the copy workers.
     (helper,) = _children(proc._proc.pid)
     assert _reaped_children_cpu_ticks(helper) == 0
+    # Its workers queue behind the engine, which queues behind the app's window.
+    want = min(19, os.getpriority(os.PRIO_PROCESS, proc._proc.pid) + COPY_WORKER_NICENESS)
+    deadline = time.monotonic() + 5  # it renices itself right after the fork
+    while os.getpriority(os.PRIO_PROCESS, helper) != want and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert os.getpriority(os.PRIO_PROCESS, helper) == want
 
     report = proc.sync_now(c.id).result(120)
 
