@@ -503,10 +503,10 @@ def group_scale(ctx: Ctx) -> GroupResult:
         }
 
     # The warm-up indexes the measured tree itself (untimed): page cache and bytecode warm.
-    cases = [
-        Case(f"index {wl}", labels[wl], lambda rep, wl=wl: run(wl), lambda wl=wl: run(wl))
-        for wl in names
-    ]
+    def case(wl: str) -> Case:
+        return Case(f"index {wl}", labels[wl], lambda rep: run(wl), lambda: run(wl))
+
+    cases = [case(wl) for wl in names]
     res = interleave(cases, ctx.reps, before_each=ctx.before_each, log=log)
     order = [lb for wl in names for lb in labels[wl][:2]]
     order += [lb for wl in names for lb in labels[wl][2:]]
@@ -802,10 +802,11 @@ def group_w3(ctx: Ctx) -> GroupResult:
     )
     res, stats = _copy_vs_cp(ctx, wl, lb)
     short = {lb.cp_sync: "cp -a && sync", lb.cli: "CLI", L_IN: "in-process", lb.cp: "cp -a"}
+    medians = {lbl: res[lbl].median for lbl in short if lbl in res}
     rates = [
-        f"{name} {stats.bytes / MB / res[lbl].median:.0f}"
+        f"{name} {stats.bytes / MB / m:.0f}"
         for lbl, name in short.items()
-        if lbl in res and res[lbl].median
+        if (m := medians.get(lbl))
     ]
     return GroupResult(
         stats=[res[lbl] for lbl in (lb.cli, L_IN, lb.cp_sync, lb.cp) if lbl in res],

@@ -27,8 +27,9 @@ def setup_logging(data_dir: Path, to_stderr: bool = True) -> Path:
     root = logging.getLogger()
     root.setLevel(logging.INFO)
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    handler = logging.handlers.RotatingFileHandler(path, maxBytes=5_000_000, backupCount=3,
-                                                   encoding="utf-8")
+    handler = logging.handlers.RotatingFileHandler(
+        path, maxBytes=5_000_000, backupCount=3, encoding="utf-8"
+    )
     handler.setFormatter(fmt)
     root.addHandler(handler)
     if to_stderr:
@@ -41,9 +42,16 @@ def setup_logging(data_dir: Path, to_stderr: bool = True) -> Path:
 def _log_event(ev: Event) -> None:
     if isinstance(ev, RunFinished):
         s = ev.summary
-        log.info("conduit %s finished: %s, %s copied, %s deleted, %s moved, %s conflicts%s",
-                 ev.conduit_id, ev.status, s.get("copied"), s.get("deleted"), s.get("moved"),
-                 s.get("conflicts"), f" ({s.get('reason')})" if s.get("reason") else "")
+        log.info(
+            "conduit %s finished: %s, %s copied, %s deleted, %s moved, %s conflicts%s",
+            ev.conduit_id,
+            ev.status,
+            s.get("copied"),
+            s.get("deleted"),
+            s.get("moved"),
+            s.get("conflicts"),
+            f" ({s.get('reason')})" if s.get("reason") else "",
+        )
     elif isinstance(ev, EngineWarning):
         log.warning("%s", ev.message)
 

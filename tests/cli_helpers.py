@@ -44,6 +44,7 @@ def run_subprocess(*args: str, data_dir: Path | None = None, timeout: float = 12
     argv = [sys.executable, "-m", "spacesync_gui.cli"]
     if data_dir is not None:
         argv += ["--data-dir", str(data_dir)]
-    p = subprocess.run([*argv, *args], capture_output=True, text=True, timeout=timeout,
-                       stdin=subprocess.DEVNULL)
+    p = subprocess.run(
+        [*argv, *args], capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+    )
     return Result(p.returncode, p.stdout, p.stderr)

@@ -15,10 +15,18 @@ def test_daemon_syncs_on_change_and_stops_on_sigterm(tmp_path, data_dir):
     src.mkdir()
     dst.mkdir()
     cli = [sys.executable, "-m", "spacesync_gui.cli", "--data-dir", str(data_dir)]
-    subprocess.run([*cli, "conduit", "add", str(src), str(dst), "--mode", "mirror",
-                    "--schedule", "instant"], check=True, capture_output=True)
-    proc = subprocess.Popen([*cli, "daemon"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL, text=True)
+    subprocess.run(
+        [*cli, "conduit", "add", str(src), str(dst), "--mode", "mirror", "--schedule", "instant"],
+        check=True,
+        capture_output=True,
+    )
+    proc = subprocess.Popen(
+        [*cli, "daemon"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         time.sleep(1.0)
         (src / "hello.txt").write_text("hello")

@@ -18,8 +18,7 @@ def _setup(cli, tmp_path: Path, strategy: str, files: dict[str, str]):
     src, dst = tmp_path / "src", tmp_path / "dst"
     write_tree(src, files)
     dst.mkdir()
-    r = cli("conduit", "add", str(src), str(dst), "--mode", "bidirectional",
-            "--conflict", strategy)
+    r = cli("conduit", "add", str(src), str(dst), "--mode", "bidirectional", "--conflict", strategy)
     assert r.code == 0, r.err
     cid = r.json["id"]
     r = cli("sync", str(cid))
@@ -37,9 +36,21 @@ def _set(path: Path, text: str, mtime_s: float | None = None) -> None:
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_change_matrix(cli, tmp_path, strategy):
-    base = {f"{n}.txt": "base" for n in (
-        "chg_s", "chg_t", "del_s", "del_t", "both_same", "both_diff", "chg_s_del_t",
-        "del_s_chg_t", "del_both", "untouched")}
+    base = {
+        f"{n}.txt": "base"
+        for n in (
+            "chg_s",
+            "chg_t",
+            "del_s",
+            "del_t",
+            "both_same",
+            "both_diff",
+            "chg_s_del_t",
+            "del_s_chg_t",
+            "del_both",
+            "untouched",
+        )
+    }
     src, dst, cid = _setup(cli, tmp_path, strategy, base)
     t0 = 1_800_000_000
     _set(src / "new_s.txt", "new on source")
@@ -63,8 +74,10 @@ def test_change_matrix(cli, tmp_path, strategy):
     r = cli("sync", str(cid))
     rep = r.json
     expected = {
-        "new_s.txt": "new on source", "new_t.txt": "new on target",
-        "chg_s.txt": "changed on source", "chg_t.txt": "changed on target",
+        "new_s.txt": "new on source",
+        "new_t.txt": "new on target",
+        "chg_s.txt": "changed on source",
+        "chg_t.txt": "changed on target",
         "both_same.txt": "same edit",
         "chg_s_del_t.txt": "modified, deleted on target",
         "del_s_chg_t.txt": "modified, deleted on source",
@@ -97,16 +110,17 @@ def test_change_matrix(cli, tmp_path, strategy):
         assert r.code == 0, r.err
         assert rep["conflicts"] == 0
         winner = {
-            "newest": "target's longer edit", "source": "src edit",
-            "target": "target's longer edit", "largest": "target's longer edit",
+            "newest": "target's longer edit",
+            "source": "src edit",
+            "target": "target's longer edit",
+            "largest": "target's longer edit",
             "keep-both": "src edit",
         }[strategy]
         assert s_tree["both_diff.txt"] == t_tree["both_diff.txt"] == winner
         if strategy == "keep-both":
             copies = [p for p in s_tree if p.startswith("both_diff (conflict ")]
             assert len(copies) == 1
-            assert re.fullmatch(r"both_diff \(conflict \d{4}-\d\d-\d\d \d{6} .+\)\.txt",
-                                copies[0])
+            assert re.fullmatch(r"both_diff \(conflict \d{4}-\d\d-\d\d \d{6} .+\)\.txt", copies[0])
             assert s_tree[copies[0]] == t_tree[copies[0]] == "target's longer edit"
         else:
             loser = "src edit" if winner != "src edit" else "target's longer edit"

@@ -35,8 +35,19 @@ def test_initial_mirror_then_changes(cli, pair):
     rep = r.json
     assert rep["status"] == "completed" and rep["verified"] is True
     assert rep["copied"] == 3 and rep["bytes_transferred"] == 3
-    assert {"conduit", "generation", "status", "copied", "deleted", "moved", "conflicts",
-            "conflicts_resolved", "bytes_transferred", "errors", "verified"} <= set(rep)
+    assert {
+        "conduit",
+        "generation",
+        "status",
+        "copied",
+        "deleted",
+        "moved",
+        "conflicts",
+        "conflicts_resolved",
+        "bytes_transferred",
+        "errors",
+        "verified",
+    } <= set(rep)
     assert read_tree(dst) == read_tree(src)
     assert read_tree(dst)["empty"] == "<dir>"
     # mtimes are carried over
@@ -79,8 +90,9 @@ def test_dry_run_changes_nothing_and_lists_the_plan(cli, pair):
     r = cli("sync", str(cid), "--dry-run")
     assert r.code == 0, r.err
     plan = r.json["plan"]
-    assert {"action": "copy", "path": "a.txt"}.items() <= plan[[p["path"] for p in plan].index(
-        "a.txt")].items()
+    assert {"action": "copy", "path": "a.txt"}.items() <= plan[
+        [p["path"] for p in plan].index("a.txt")
+    ].items()
     actions = {(p["action"], p["path"]) for p in plan}
     assert {("mkdir", "d"), ("copy", "d/b.txt"), ("delete", "old.txt")} <= actions
     assert read_tree(dst) == before
@@ -179,16 +191,20 @@ def test_symlinks_are_copied_as_links(cli, pair):
 
 def test_unknown_ids_and_bad_options(cli, pair):
     src, dst = pair
-    for args in (("sync", "99"), ("history", "99"), ("conflicts", "list", "99"),
-                 ("conflicts", "resolve", "99", "--keep", "source"),
-                 ("conduit", "pause", "99"), ("conduit", "edit", "99", "--name", "x"),
-                 ("conduit", "add", str(src), str(dst), "--mode", "mirror", "--schedule",
-                  "every day"),
-                 ("conduit", "add", str(src), str(src / "in"), "--mode", "mirror"),
-                 ("conduit", "add", str(src), str(src), "--mode", "mirror"),
-                 ("conduit", "add", str(src), str(dst), "--mode", "mirror", "--transfers", "0"),
-                 ("conduit", "add", str(src), str(dst), "--mode", "sideways"),
-                 ("sync",)):
+    for args in (
+        ("sync", "99"),
+        ("history", "99"),
+        ("conflicts", "list", "99"),
+        ("conflicts", "resolve", "99", "--keep", "source"),
+        ("conduit", "pause", "99"),
+        ("conduit", "edit", "99", "--name", "x"),
+        ("conduit", "add", str(src), str(dst), "--mode", "mirror", "--schedule", "every day"),
+        ("conduit", "add", str(src), str(src / "in"), "--mode", "mirror"),
+        ("conduit", "add", str(src), str(src), "--mode", "mirror"),
+        ("conduit", "add", str(src), str(dst), "--mode", "mirror", "--transfers", "0"),
+        ("conduit", "add", str(src), str(dst), "--mode", "sideways"),
+        ("sync",),
+    ):
         r = cli(*args, as_json=False)
         assert r.code == 2, (args, r.err)
         assert len(r.err.strip().splitlines()) == 1 and "Traceback" not in r.err
@@ -199,10 +215,25 @@ def test_conduit_list_edit_pause_resume_remove(cli, pair):
     src, dst = pair
     cid = _add(cli, src, dst, "--schedule", "interval:15m", "--name", "backup")
     c = cli("conduit", "list").json["conduits"][0]
-    assert {"id", "name", "source", "target", "mode", "schedule", "conflict", "deletes",
-            "paused", "last_sync", "last_status"} <= set(c)
+    assert {
+        "id",
+        "name",
+        "source",
+        "target",
+        "mode",
+        "schedule",
+        "conflict",
+        "deletes",
+        "paused",
+        "last_sync",
+        "last_status",
+    } <= set(c)
     assert (c["name"], c["schedule"], c["mode"], c["deletes"]) == (
-        "backup", "interval:15m", "mirror", "versioning")
+        "backup",
+        "interval:15m",
+        "mirror",
+        "versioning",
+    )
     assert c["source"] == str(src.resolve()) and c["target"] == str(dst.resolve())
     r = cli("conduit", "edit", str(cid), "--deletes", "trash", "--transfers", "2")
     assert r.code == 0 and r.json["deletes"] == "trash" and r.json["transfers"] == 2

@@ -78,12 +78,28 @@ def test_sigkill_mid_copy_leaves_no_partial_file_and_a_rerun_completes(tmp_path,
     for i in range(3):
         (src / f"big{i}.bin").write_bytes(os.urandom(1024 * 1024) * 40)  # 40 MiB each
     cli = [sys.executable, "-m", "spacesync_gui.cli", "--data-dir", str(data_dir), "--json"]
-    out = subprocess.run([*cli, "conduit", "add", str(src), str(dst), "--mode", "mirror",
-                          "--bwlimit", "20", "--transfers", "1"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            *cli,
+            "conduit",
+            "add",
+            str(src),
+            str(dst),
+            "--mode",
+            "mirror",
+            "--bwlimit",
+            "20",
+            "--transfers",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert '"id": 1' in out.stdout
-    proc = subprocess.Popen([*cli, "sync", "1"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*cli, "sync", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 60
     # Wait until a copy is under way (a temp file is growing), then kill -9.
     while time.monotonic() < deadline:
@@ -100,8 +116,9 @@ def test_sigkill_mid_copy_leaves_no_partial_file_and_a_rerun_completes(tmp_path,
         if p.name.startswith("big"):
             assert _digest(p) == _digest(src / p.name), f"partial file {p.name}"
     assert temp_files(dst)  # the killed run left its temp behind ...
-    out = subprocess.run([*cli, "conduit", "edit", "1", "--bwlimit", "10000"],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [*cli, "conduit", "edit", "1", "--bwlimit", "10000"], capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stderr
     out = subprocess.run([*cli, "sync", "1"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr + out.stdout

@@ -52,28 +52,49 @@ class ConflictInfo:
     def to_json(self) -> dict[str, Any]:
         """The shape of `conflicts list --json` (SPEC 4)."""
         return {
-            "id": self.id, "conduit": self.conduit_id, "path": self.path, "kind": self.kind,
-            "source": self.source, "target": self.target, "status": self.status,
-            "resolution": self.resolution, "created_at": self.created_at,
+            "id": self.id,
+            "conduit": self.conduit_id,
+            "path": self.path,
+            "kind": self.kind,
+            "source": self.source,
+            "target": self.target,
+            "status": self.status,
+            "resolution": self.resolution,
+            "created_at": self.created_at,
         }
 
 
 def _generation(row: models.Generation) -> GenerationInfo:
     return GenerationInfo(
-        id=row.id, conduit_id=row.conduit_id, started_at=row.started_at,
-        finished_at=row.finished_at, status=row.status, reason=row.reason, copied=row.copied,
-        deleted=row.deleted, moved=row.moved, conflicts=row.conflicts,
-        conflicts_resolved=row.conflicts_resolved, bytes=row.bytes, errors=row.errors,
-        error_details=tuple(json.loads(row.error_details or "[]")), verified=row.verified,
+        id=row.id,
+        conduit_id=row.conduit_id,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        status=row.status,
+        reason=row.reason,
+        copied=row.copied,
+        deleted=row.deleted,
+        moved=row.moved,
+        conflicts=row.conflicts,
+        conflicts_resolved=row.conflicts_resolved,
+        bytes=row.bytes,
+        errors=row.errors,
+        error_details=tuple(json.loads(row.error_details or "[]")),
+        verified=row.verified,
     )
 
 
 def _conflict(row: models.Conflict) -> ConflictInfo:
     return ConflictInfo(
-        id=row.id, conduit_id=row.conduit_id, path=row.path, kind=row.kind,
+        id=row.id,
+        conduit_id=row.conduit_id,
+        path=row.path,
+        kind=row.kind,
         source=json.loads(row.source) if row.source else None,
         target=json.loads(row.target) if row.target else None,
-        status=row.status, resolution=row.resolution, created_at=row.created_at,
+        status=row.status,
+        resolution=row.resolution,
+        created_at=row.created_at,
     )
 
 

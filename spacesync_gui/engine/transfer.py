@@ -604,8 +604,16 @@ def stage_file(
         raise
     finally:
         os.close(fin)
-    return Staged(tmp_path, size, digest, sibling=sibling, durable=durable,
-                  inode=tmp_st.st_ino, mode=stat.S_IMODE(tmp_st.st_mode), dev=tmp_st.st_dev)
+    return Staged(
+        tmp_path,
+        size,
+        digest,
+        sibling=sibling,
+        durable=durable,
+        inode=tmp_st.st_ino,
+        mode=stat.S_IMODE(tmp_st.st_mode),
+        dev=tmp_st.st_dev,
+    )
 
 
 def discard(staged: Staged) -> None:
@@ -709,7 +717,10 @@ def _place_new(staged: Staged, dst: str) -> bool:
     Raises DestinationChanged when something appeared at `dst`."""
     if (
         _renameat2(
-            _AT_FDCWD, os.fsencode(staged.tmp_path), _AT_FDCWD, os.fsencode(dst),
+            _AT_FDCWD,
+            os.fsencode(staged.tmp_path),
+            _AT_FDCWD,
+            os.fsencode(dst),
             _RENAME_NOREPLACE,
         )
         == 0

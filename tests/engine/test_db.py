@@ -19,10 +19,14 @@ FIXTURE = Path(__file__).parent.parent / "fixtures" / "library-v1.sqlite"
 def _columns(db: Path) -> dict[str, list[tuple[str, str, int]]]:
     conn = sqlite3.connect(db)
     try:
-        tables = [r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
-        return {t: sorted((r[1], r[2], r[3]) for r in conn.execute(f"PRAGMA table_info({t})"))
-                for t in tables}
+        tables = [
+            r[0]
+            for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")
+        ]
+        return {
+            t: sorted((r[1], r[2], r[3]) for r in conn.execute(f"PRAGMA table_info({t})"))
+            for t in tables
+        }
     finally:
         conn.close()
 
@@ -34,8 +38,12 @@ def test_new_library_uses_wal_foreign_keys_and_current_version(library):
         assert conn.execute(text("PRAGMA busy_timeout")).scalar() >= 5000
         version = conn.execute(text("SELECT value FROM meta WHERE key='schema_version'"))
         assert int(version.scalar()) == SCHEMA_VERSION
-        indexes = {r[0] for r in conn.execute(text(
-            "SELECT name FROM sqlite_master WHERE type='index' AND tbl_name='entries'"))}
+        indexes = {
+            r[0]
+            for r in conn.execute(
+                text("SELECT name FROM sqlite_master WHERE type='index' AND tbl_name='entries'")
+            )
+        }
     # The planner and the indexer look entries up by (location, path).
     assert any("entries" in name for name in indexes)
 
@@ -57,7 +65,9 @@ def test_v1_fixture_is_migrated_with_a_backup_and_keeps_the_data(tmp_path):
             assert conduit.schedule == "interval:1h"
             assert conduit.keep_versions_days is None  # the column added by 1 -> 2
             assert [loc.path for loc in s.scalars(select(models.Location))] == [
-                "/srv/photos", "/media/usb/photos"]
+                "/srv/photos",
+                "/media/usb/photos",
+            ]
             assert len(s.scalars(select(models.Entry)).all()) == 2
             assert s.scalars(select(models.BaseEntry)).one().path == "a.jpg"
         with lib.engine.connect() as conn:
@@ -123,8 +133,11 @@ FIXTURE_V2 = Path(__file__).parent.parent / "fixtures" / "library-v2.sqlite"
 def _schema_sql(db: Path, kind: str) -> dict[str, str]:
     conn = sqlite3.connect(db)
     try:
-        return dict(conn.execute(
-            "SELECT name, sql FROM sqlite_master WHERE type=? AND sql IS NOT NULL", (kind,)))
+        return dict(
+            conn.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type=? AND sql IS NOT NULL", (kind,)
+            )
+        )
     finally:
         conn.close()
 
@@ -190,9 +203,12 @@ def test_v3_fixture_gets_folder_digests_and_totals_kept_by_triggers(tmp_path):
         with lib.engine.begin() as conn:
             conn.execute(text("UPDATE entries SET digest = 'd' WHERE path = 'old'"))
             conn.execute(text("UPDATE locations SET root_digest = 'r' WHERE id = 1"))
-            conn.execute(text(
-                "INSERT INTO entries (location_id, path, kind, size, mtime_ns, inode, mode, "
-                "indexed_at) VALUES (1, 'old/new.txt', 'file', 50, 1, 1, 420, 0)"))
+            conn.execute(
+                text(
+                    "INSERT INTO entries (location_id, path, kind, size, mtime_ns, inode, mode, "
+                    "indexed_at) VALUES (1, 'old/new.txt', 'file', 50, 1, 1, 420, 0)"
+                )
+            )
         with lib.session() as s:
             loc = s.get(models.Location, 1)
             assert (loc.files, loc.bytes, loc.root_digest) == (3, 350, "r")
@@ -216,6 +232,7 @@ def test_v4_fixture_learns_that_filling_in_a_hash_is_not_a_change(tmp_path):
     fresh = tmp_path / "fresh"
     fresh.mkdir()
     open_library(fresh).close()
+
     def spaced(triggers: dict[str, str]) -> dict[str, str]:  # v3's SQL text was wrapped
         return {name: " ".join(sql.split()) for name, sql in triggers.items()}
 
@@ -225,24 +242,32 @@ def test_v4_fixture_learns_that_filling_in_a_hash_is_not_a_change(tmp_path):
     try:
         with lib.engine.begin() as conn:
             changes = conn.execute(text("SELECT changes FROM locations WHERE id = 1")).scalar()
-            conn.execute(text(
-                "INSERT INTO entries (location_id, path, kind, size, mtime_ns, inode, mode, "
-                "indexed_at) VALUES (1, 'old/new.txt', 'file', 50, 1, 1, 420, 0)"))
+            conn.execute(
+                text(
+                    "INSERT INTO entries (location_id, path, kind, size, mtime_ns, inode, mode, "
+                    "indexed_at) VALUES (1, 'old/new.txt', 'file', 50, 1, 1, 420, 0)"
+                )
+            )
             conn.execute(text("UPDATE entries SET digest = 'd-old' WHERE path = 'old'"))
-            after_insert = conn.execute(
-                text("SELECT changes FROM locations WHERE id = 1")).scalar()
+            after_insert = conn.execute(text("SELECT changes FROM locations WHERE id = 1")).scalar()
             assert after_insert == changes + 1
             # The copy's hash filled in: no change, the folder's digest stays.
             conn.execute(text("UPDATE entries SET hash = 'h' WHERE path = 'old/new.txt'"))
-            row = conn.execute(text(
-                "SELECT (SELECT changes FROM locations WHERE id = 1), "
-                "(SELECT digest FROM entries WHERE path = 'old')")).one()
+            row = conn.execute(
+                text(
+                    "SELECT (SELECT changes FROM locations WHERE id = 1), "
+                    "(SELECT digest FROM entries WHERE path = 'old')"
+                )
+            ).one()
             assert tuple(row) == (after_insert, "d-old")
             # A hash that changes is a change, and voids the digest.
             conn.execute(text("UPDATE entries SET hash = 'h2' WHERE path = 'old/new.txt'"))
-            row = conn.execute(text(
-                "SELECT (SELECT changes FROM locations WHERE id = 1), "
-                "(SELECT digest FROM entries WHERE path = 'old')")).one()
+            row = conn.execute(
+                text(
+                    "SELECT (SELECT changes FROM locations WHERE id = 1), "
+                    "(SELECT digest FROM entries WHERE path = 'old')"
+                )
+            ).one()
             assert tuple(row) == (after_insert + 1, None)
     finally:
         lib.close()

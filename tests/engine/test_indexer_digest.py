@@ -102,9 +102,7 @@ def test_adds_deletes_and_renames_deep_down_are_found(library: Library, tree: Pa
     assert location(library, lid).files == 13
 
 
-def test_an_entry_written_by_someone_else_is_not_vouched_for(
-    library: Library, tree: Path
-) -> None:
+def test_an_entry_written_by_someone_else_is_not_vouched_for(library: Library, tree: Path) -> None:
     """The executor (or another process) writes entries; the folder digest must not hide them."""
     lid = add_location(library, tree)
     scan_location(library, lid)
@@ -149,9 +147,7 @@ def test_new_ignore_rules_recheck_every_folder(library: Library, tree: Path) -> 
     assert r.added == 4 and location(library, lid).files == 13
 
 
-def test_a_stopped_scan_vouches_for_nothing_it_did_not_finish(
-    library: Library, root: Path
-) -> None:
+def test_a_stopped_scan_vouches_for_nothing_it_did_not_finish(library: Library, root: Path) -> None:
     for i in range(30):
         write(root / f"d{i:02d}" / "f.txt", f"{i}")
     lid = add_location(library, root)

@@ -29,7 +29,8 @@ def test_every_engine_module_imports_with_qt_unavailable():
     modules = [f"spacesync_gui.engine.{m.name}" for m in pkgutil.iter_modules(engine.__path__)]
     assert len(modules) > 10
     code = f"MODULES = {modules!r}\n" + BLOCK_QT
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=Path(__file__).parent)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parent
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"

@@ -58,8 +58,10 @@ def instant(library, tmp_path: Path):
 def test_changes_on_either_side_reach_the_other(instant):
     src, dst, _c, _rt, _runs = instant
     (src / "a.txt").write_text("from source")
-    wait_for(lambda: (dst / "a.txt").exists() and (dst / "a.txt").read_text() == "from source",
-             what="a.txt on the target")
+    wait_for(
+        lambda: (dst / "a.txt").exists() and (dst / "a.txt").read_text() == "from source",
+        what="a.txt on the target",
+    )
     (dst / "b.txt").write_text("from target")
     wait_for(lambda: (src / "b.txt").exists(), what="b.txt on the source")
     (dst / "a.txt").write_text("edited on target")
@@ -78,8 +80,10 @@ def test_safe_save_gives_one_run_and_own_writes_do_not_retrigger(instant):
     for i in range(5):
         tmp.write_text(f"version {i}")
         os.replace(tmp, src / "doc.txt")
-    wait_for(lambda: (dst / "doc.txt").exists() and (dst / "doc.txt").read_text() == "version 4",
-             what="the saved document")
+    wait_for(
+        lambda: (dst / "doc.txt").exists() and (dst / "doc.txt").read_text() == "version 4",
+        what="the saved document",
+    )
     wait_for(lambda: rt.idle.is_set())
     time.sleep(2.0)  # long enough for a self-triggered run to show up
     assert runs.count() - before == 1, [r.summary for r in runs.finished[before:]]
@@ -98,8 +102,10 @@ def test_requests_sync_preview_resolve(library, tmp_path):
         (src / "f.txt").write_text("s")
         (dst / "f.txt").write_text("tt")
         preview = rt.preview(c.id).result(30)
-        assert preview.dry_run and {"action": "conflict", "path": "f.txt",
-                                    "kind": "both-modified"} in preview.plan
+        assert (
+            preview.dry_run
+            and {"action": "conflict", "path": "f.txt", "kind": "both-modified"} in preview.plan
+        )
         report = rt.sync_now(c.id).result(30)
         assert report.conflicts == 1
         from spacesync_gui.engine.history import list_conflicts

@@ -20,13 +20,21 @@ def test_phases_plan_progress_and_finish(library, tmp_path):
     plans = [e for e in events if isinstance(e, PlanReady)]
     assert len(plans) == 1 and plans[0].dry_run and plans[0].actions == len(preview.plan)
     assert [e.phase for e in events if isinstance(e, RunPhase)] == [
-        "preflight", "scanning", "planning"]
+        "preflight",
+        "scanning",
+        "planning",
+    ]
 
     events.clear()
     report = FileSyncService(library, emit=events.append).sync(c.id)
     assert report.status == "completed" and report.copied == 40
     assert [e.phase for e in events if isinstance(e, RunPhase)] == [
-        "preflight", "scanning", "planning", "executing", "verifying"]
+        "preflight",
+        "scanning",
+        "planning",
+        "executing",
+        "verifying",
+    ]
     assert not [e for e in events if isinstance(e, PlanReady)][0].dry_run
     last = [e for e in events if isinstance(e, Progress)][-1]
     assert last.files_done == last.files_total == 45  # 40 copies + 5 mkdirs
