@@ -36,6 +36,7 @@ import logging
 import os
 import pickle
 import select
+import signal
 import struct
 import threading
 from collections.abc import Callable, Sequence
@@ -53,6 +54,7 @@ log = logging.getLogger(__name__)
 FORK_MIN_FILES = 1024
 WORKER_DIED = "the copy worker process ended before it finished; the next run retries"
 _HEADER = struct.Struct("<I")
+_PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -187,10 +189,12 @@ class _Worker:
         pipe's write end, else closing it would never reach the workers; other workers'
         report pipes)."""
         read_fd, write_fd = os.pipe()
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # the child: never returns
             code = 1
             try:
+                _die_with(parent)
                 os.close(read_fd)
                 for fd in close:
                     os.close(fd)
@@ -440,6 +444,17 @@ def _work(jobs: Sequence[Job], chunks: list[Sequence[int]], out_fd: int, stop_fd
     finally:
         for folder in staging.values():
             transfer.drop_dir(folder)
+
+
+def _die_with(parent: int) -> None:
+    """Be killed when `parent` ends (Linux): a worker left behind by a killed CLI or a dead
+    helper would go on copying behind the back of the next run. Killed, it leaves only
+    temps (removed once its pid is gone) and renamed files the next scan finds."""
+    prctl = getattr(transfer._libc, "prctl", None)
+    if prctl is not None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it ended before that took effect
+        os._exit(1)
 
 
 def _stop_asked(stop_fd: int) -> bool:

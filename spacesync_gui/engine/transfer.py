@@ -143,17 +143,23 @@ def mismatch(path: StrPath, expect: Item | None) -> str | None:
     return None
 
 
-def _proc_start(pid: int) -> str | None:
-    """The process start time in clock ticks since boot (Linux), to survive pid reuse."""
+def _proc_stat(pid: int) -> list[bytes]:
+    """The fields of /proc/PID/stat after the command name (Linux; [] elsewhere or gone):
+    [0] is the state, [19] the start time in clock ticks since boot."""
     if not _IS_LINUX:
-        return None
+        return []
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             data = f.read()
     except OSError:
-        return None
+        return []
     # The command name may hold spaces and parentheses: fields restart after the last ')'.
-    fields = data[data.rfind(b")") + 2 :].split()
+    return data[data.rfind(b")") + 2 :].split()
+
+
+def _proc_start(pid: int) -> str | None:
+    """The process start time (Linux), to survive pid reuse."""
+    fields = _proc_stat(pid)
     return fields[19].decode() if len(fields) > 19 else None
 
 
@@ -209,11 +215,11 @@ def _pid_alive(pid: int, start: str | None) -> bool:
         return False
     except OSError:
         pass  # EPERM: it exists but belongs to someone else
-    if start is not None:
-        now = _proc_start(pid)
-        if now is not None and now != start:
-            return False  # the pid was reused by another process
-    return True
+    fields = _proc_stat(pid)
+    if fields and fields[0] in (b"Z", b"X"):
+        return False  # ended, not reaped yet (a killed copy worker whose parent died)
+    # A different start time: the pid was reused by another process.
+    return start is None or len(fields) <= 19 or fields[19].decode() == start
 
 
 def _pid_alive_windows(pid: int) -> bool:  # pragma: no cover - not run on Linux CI

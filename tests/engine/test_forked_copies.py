@@ -341,3 +341,81 @@ def test_a_bandwidth_limit_keeps_the_copies_in_this_process(
 
     assert r.status == "completed" and r.copied == FILES and not forking.used()
     assert read_tree(dst) == read_tree(src)
+
+
+def test_a_helper_that_dies_during_a_run_fails_what_it_did_not_report(
+    library, mirror, helper: Forking, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src, dst, c = mirror
+    parent = os.getpid()
+    real_handle = forked_copies._Worker.handle
+    handled = 0
+
+    def die_at_the_third_report(self, msg, on):  # type: ignore[no-untyped-def]
+        nonlocal handled  # counts in the helper's own memory
+        real_handle(self, msg, on)
+        handled += 1
+        if os.getpid() != parent and handled == 3:
+            os._exit(9)  # the helper, with its workers' reports half relayed
+
+    monkeypatch.setattr(forked_copies._Worker, "handle", die_at_the_third_report)
+    helper.ready()
+
+    r = _sync(library, c.id)
+
+    assert r.errors and {e["message"] for e in r.errors} == {forked_copies.WORKER_DIED}
+    assert r.copied + len(r.errors) == FILES
+    process = forked_copies._helper
+    assert process is not None and not process.alive()  # later runs copy with threads
+    indexed = {k for k, e in entries(library, c.target_location_id).items() if e.kind == "file"}
+    assert len(indexed) == r.copied
+    again = _sync(library, c.id)
+    assert again.status == "completed" and not again.errors
+    assert read_tree(dst) == read_tree(src)
+    assert temp_files(dst) == []
+
+
+def _ended(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] in (b"Z", b"X")
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads /proc (Linux)")
+def test_copy_workers_end_with_the_process_that_forked_them(
+    library, mirror, helper: Forking, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    src, dst, c = mirror
+    parent = os.getpid()
+    pids = tmp_path / "worker-pids"
+    real_stage = forked_copies._stage
+
+    def slow_stage(*a):  # type: ignore[no-untyped-def]
+        with open(pids, "a") as f:
+            f.write(f"{os.getpid()}\n")
+        time.sleep(2)  # every chunk: long after its helper is gone
+        return real_stage(*a)
+
+    real_start = forked_copies._Worker.start.__func__  # type: ignore[attr-defined]
+
+    def start_then_die(cls, *a):  # type: ignore[no-untyped-def]
+        w = real_start(cls, *a)
+        if os.getpid() != parent:  # the helper, once it forked a worker
+            time.sleep(0.5)
+            os._exit(9)
+        return w
+
+    monkeypatch.setattr(forked_copies, "_stage", slow_stage)
+    monkeypatch.setattr(forked_copies._Worker, "start", classmethod(start_then_die))
+    helper.ready()
+
+    r = _sync(library, c.id)
+
+    assert {e["message"] for e in r.errors} == {forked_copies.WORKER_DIED}
+    (worker,) = {int(p) for p in pids.read_text().split()}
+    deadline = time.monotonic() + 1.0  # well inside its 2 s nap
+    while not _ended(worker) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert _ended(worker)  # killed with its helper, not copying behind the next run's back

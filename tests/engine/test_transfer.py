@@ -423,6 +423,24 @@ def test_clean_temp_removes_dead_writers_only(root: Path) -> None:
     assert clean_temp(root / "no-such-root") == 0
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc (Linux)")
+def test_a_writer_that_ended_but_was_not_reaped_yet_is_dead(root: Path) -> None:
+    # A killed copy worker whose parent died first stays a zombie until someone reaps it.
+    folder = tmp_dir(root)
+    folder.mkdir(parents=True)
+    zombie = subprocess.Popen([sys.executable, "-c", "pass"])
+    for _ in range(500):  # until it has ended (a zombie: exited, not waited for)
+        with open(f"/proc/{zombie.pid}/stat", "rb") as f:
+            if f.read().rsplit(b")", 1)[1].split()[0] == b"Z":
+                break
+        time.sleep(0.01)
+    try:
+        tmp = write(folder / f"{TMP_PREFIX}{zombie.pid}-dddd", b"x")
+        assert clean_temp(root) == 1 and not tmp.exists()
+    finally:
+        zombie.wait()
+
+
 # --- bandwidth --------------------------------------------------------------------------------
 
 
