@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from . import transfer
-from .forked_scans import can_fork
+from .forked_scans import can_fork, fork_child
 from .plan import Item
 
 log = logging.getLogger(__name__)
@@ -190,20 +190,15 @@ class _Worker:
         report pipes)."""
         read_fd, write_fd = os.pipe()
         parent = os.getpid()
-        pid = os.fork()
-        if pid == 0:  # the child: never returns
-            code = 1
-            try:
-                _die_with(parent)
-                os.close(read_fd)
-                for fd in close:
-                    os.close(fd)
-                _work(jobs, chunks, write_fd, stop_fd)
-                code = 0
-            except BaseException:  # noqa: BLE001 - the parent fails what was not reported
-                pass
-            finally:
-                os._exit(code)
+
+        def worker() -> None:  # the parent fails what it does not report
+            _die_with(parent)
+            os.close(read_fd)
+            for fd in close:
+                os.close(fd)
+            _work(jobs, chunks, write_fd, stop_fd)
+
+        pid = fork_child(worker)
         os.close(write_fd)
         return cls(pid, read_fd, {i for c in chunks for i in c})
 
@@ -297,20 +292,15 @@ class CopyHelper:
     def __init__(self, niceness: int = 0) -> None:
         req_r, req_w = os.pipe()
         rep_r, rep_w = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the helper: never returns
-            code = 1
-            try:
-                os.close(req_w)
-                os.close(rep_r)
-                if niceness and hasattr(os, "nice"):
-                    os.nice(niceness)  # inherited by the workers
-                _serve(req_r, rep_w)
-                code = 0
-            except BaseException:  # noqa: BLE001 - the engine fails what was not reported
-                pass
-            finally:
-                os._exit(code)
+
+        def helper() -> None:  # the engine fails what it does not report
+            os.close(req_w)
+            os.close(rep_r)
+            if niceness and hasattr(os, "nice"):
+                os.nice(niceness)  # inherited by the workers
+            _serve(req_r, rep_w)
+
+        pid = fork_child(helper)
         os.close(req_r)
         os.close(rep_w)
         self.pid = pid

@@ -29,26 +29,38 @@ def can_fork() -> bool:
     return hasattr(os, "fork") and threading.active_count() == 1
 
 
+def fork_child(child: Callable[[], object]) -> int:
+    """Fork; the child runs `child()` and leaves with os._exit: status 0 if it returned, 1
+    if it raised (never running the parent's clean-up: its atexit handlers, its SQLite
+    connections, its buffered output). Returns the child's pid, in the parent."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            child()
+            code = 0
+        except BaseException:  # noqa: BLE001 - the parent tells from the status / the pipe
+            pass
+        finally:
+            os._exit(code)
+    return pid
+
+
 class ForkedJob:
     """`fn(lib)` running in a forked child; `result()` waits for what it returned."""
 
     def __init__(self, lib: Library, fn: Callable[[Library], Any]) -> None:
         read_fd, write_fd = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: never returns
+
+        def child() -> None:  # the parent redoes the work if this fails
             os.close(read_fd)
-            code = 1
-            try:
-                # Fresh connections: the parent's SQLite connections must not be touched.
-                lib.engine.dispose(close=False)
-                payload = pickle.dumps(fn(lib))
-                with os.fdopen(write_fd, "wb") as out:
-                    out.write(payload)
-                code = 0
-            except BaseException:  # noqa: BLE001 - the parent redoes the work
-                pass
-            finally:
-                os._exit(code)
+            # Fresh connections: the parent's SQLite connections must not be touched.
+            lib.engine.dispose(close=False)
+            payload = pickle.dumps(fn(lib))
+            with os.fdopen(write_fd, "wb") as out:
+                out.write(payload)
+
+        pid = fork_child(child)
         os.close(write_fd)
         self._pid = pid
         self._read_fd = read_fd
