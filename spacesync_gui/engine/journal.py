@@ -6,10 +6,10 @@ only need work if its index entry changed, and every such change writes the path
 `changes` (db.JOURNAL_TRIGGERS) while its location is journaled. A location is journaled
 from the end of the first clean run of one of its conduits (`record_clean`), and no longer
 once none of its conduits is clean (or the last clean one is removed), so an initial sync
-writes no journal rows. Rows no
-clean conduit needs are deleted after each run; a journal that grows past MAX_ROWS
-anyway (a clean conduit that is not run while its folders keep changing) is dropped by
-the next scan (`cap`), and its conduits plan everything once.
+writes no journal rows. Rows no clean conduit needs are deleted after each run (`settle`);
+a journal that grows past MAX_ROWS anyway (a clean conduit that is not run while its
+folders keep changing) is dropped by the next scan (`cap`), and its conduits plan
+everything once.
 """
 
 from __future__ import annotations

@@ -82,9 +82,10 @@ class FileSyncService:
         self.lib = lib
         self.emit = emit
         self.should_stop = should_stop
-        # Scan the two sides at once, one in a forked child (forked_scans.py), and copy many
-        # small files in forked workers (forked_copies.py); only for a process with no
-        # other threads, i.e. the CLI.
+        # Scan the two sides at once, one in a forked child (forked_scans.py: only in a
+        # process with no other threads, i.e. the CLI), and copy many new small files in
+        # forked workers (forked_copies.py: the CLI forks them, the app's engine and the
+        # daemon through their CopyHelper).
         self.fork_workers = fork_workers
         # Optional: location id -> subtrees to rescan, when a healthy watcher vouches for
         # the rest of the index (set per run by the runtime).
