@@ -21,10 +21,8 @@ from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .errors import CorruptLibrary, LibraryError
+from .library_file import DB_NAME, SCHEMA_VERSION, set_pragmas
 from .models import Base, Change
-
-DB_NAME = "library.sqlite"
-SCHEMA_VERSION = 6
 
 
 def _migrate_1_to_2(conn: Connection) -> None:
@@ -234,12 +232,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
 
 
 def _set_pragmas(dbapi_conn: sqlite3.Connection, _record: object) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=15000")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.close()
+    set_pragmas(dbapi_conn)
 
 
 class Library:

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from . import transfer
-from .forked_scans import can_fork, fork_child
+from .forking import can_fork, fork_child
 from .plan import Item
 
 log = logging.getLogger(__name__)

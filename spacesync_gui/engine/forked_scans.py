@@ -15,35 +15,14 @@ from __future__ import annotations
 import logging
 import os
 import pickle
-import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from .db import Library
+from .forking import can_fork, fork_child
 
 log = logging.getLogger(__name__)
 J = TypeVar("J")
-
-
-def can_fork() -> bool:
-    return hasattr(os, "fork") and threading.active_count() == 1
-
-
-def fork_child(child: Callable[[], object]) -> int:
-    """Fork; the child runs `child()` and leaves with os._exit: status 0 if it returned, 1
-    if it raised (never running the parent's clean-up: its atexit handlers, its SQLite
-    connections, its buffered output). Returns the child's pid, in the parent."""
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            child()
-            code = 0
-        except BaseException:  # noqa: BLE001 - the parent tells from the status / the pipe
-            pass
-        finally:
-            os._exit(code)
-    return pid
 
 
 class ForkedJob:

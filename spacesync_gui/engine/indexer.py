@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import stat
 import time
 from collections.abc import Callable
@@ -48,15 +47,18 @@ from . import journal, models
 from .db import Library
 from .errors import NotFound, SpaceSyncError, UserError
 from .events import Emit, ScanProgress, ignore_events
-from .paths import TMP_PREFIX, key_for, raw_for, subtree_bounds
+from .listing import CHECK_EVERY, digest_seed, known_children, list_dir, load_digests
+from .listing import Listed as _Listed
+from .listing import Pending as _Pending
+from .listing import digest as listing_digest
+from .paths import key_for, raw_for, subtree_bounds
 from .results import ScanResult
-from .rules import BUILTIN_NAMES, IgnoreRules, builtin_ignored
+from .rules import IgnoreRules, builtin_ignored
 from .snapshots import ENTRY_UPSERT, bulk_delete, bulk_write, children_where, dbapi_of
 
 CHUNK_SIZE = 1 << 20  # hashing read size: large enough that syscalls never dominate
 WRITE_BATCH = 4000  # rows per write transaction
 PROGRESS_INTERVAL = 0.2  # seconds between ScanProgress events
-CHECK_EVERY = 256  # items between clock / should_stop checks inside one folder
 _SQL_IN_MAX = 500  # keys per `IN (...)`: stays far below SQLite's bound-parameter limit
 
 CHANGED_WHILE_READ = "changed while being read"
@@ -97,14 +99,6 @@ _TAG_SQL = (
 _STORED_COLS = f"path, mtime_ns, size, inode, {_TAG_SQL}, raw, link"
 _PATH, _MTIME, _SIZE, _INODE, _TAG, _RAW, _LINK = range(7)
 Stored = tuple[Any, ...]
-# First characters of the names `builtin_ignored` can match: most names skip the call.
-_MAYBE_IGNORED = frozenset(n[0] for n in (*BUILTIN_NAMES, "~$", TMP_PREFIX, ".~lock."))
-# A listed item: its DirEntry and its lstat, or the error lstat raised.
-_Listed = tuple[os.DirEntry[str], "os.stat_result | OSError"]
-# Part of every folder digest: a new digest recipe, or other ignore rules, change them all.
-_DIGEST_RECIPE = b"spacesync folder digest 1\0"
-# A folder waiting to be listed: (absolute path, key, disk-relative path, disk != key).
-_Pending = tuple[str, str, str, bool]
 
 
 class _Stopped(Exception):
@@ -346,7 +340,7 @@ class _Scanner:
         self.leftovers: list[Stored] = []  # stored, not seen: deleted after a complete walk
         self.gone_subtree: str | None = None  # a subtree scan's vanished item
         self.clean = True  # the folder being compared had no error and nothing unseen
-        self.seed = _DIGEST_RECIPE + repr(rules.patterns).encode()
+        self.seed = digest_seed(rules)
         self.protected: set[str] = set()  # keys whose stored entry and subtree are kept
         self.normalised: set[str] = set()  # keys made from names unlike their key (twin check)
         self.stack: list[_Pending] = []
@@ -443,10 +437,10 @@ class _Scanner:
         listing, whole = listed
         prefix = dir_key + "/" if dir_key else ""
         disk_prefix = dir_disk + "/" if dir_disk else ""
-        digest = self.digest(listing) if whole else None
+        digest = listing_digest(self.seed, listing) if whole else None
         stored_digest = self.digests.get(dir_key)
         if digest is not None and digest == stored_digest:
-            self.walk_known(listing, prefix, disk_prefix, differs)
+            self.walk_known(listing, dir_path, prefix, disk_prefix, differs)
             return
         self.stored = _load_children(self.conn, self.location_id, dir_key)
         self.clean = whole
@@ -458,75 +452,26 @@ class _Scanner:
             self.new_digests.append((dir_key, digest))
 
     def list_dir(self, dir_path: str, dir_key: str) -> tuple[list[_Listed], bool] | None:
-        """The folder's items (built-in ignores left out) with their lstat, and whether the
-        listing is whole (no item vanished or failed, no error part-way); None if stopped."""
-        try:
-            it = os.scandir(dir_path)
-        except (FileNotFoundError, NotADirectoryError):
-            return [], False  # gone since its parent was listed: what was below it is deleted
-        except OSError as e:
-            self.fail(dir_key, f"cannot list folder: {_reason(e)}")
-            return [], False
-        listing: list[_Listed] = []
-        append = listing.append
-        whole = True
-        n = 0
-        with it:
-            try:
-                for de in it:
-                    n += 1
-                    if n % CHECK_EVERY == 0 and self.tick():
-                        return None
-                    if de.name[0] in _MAYBE_IGNORED and builtin_ignored(de.name):
-                        continue
-                    try:
-                        append((de, de.stat(follow_symlinks=False)))
-                    except FileNotFoundError:
-                        whole = False  # vanished since listed: its stored entry (if any) goes
-                    except OSError as e:
-                        append((de, e))
-                        whole = False
-            except OSError as e:
-                # The listing broke off half-way: what was not listed must not look deleted.
-                self.fail(dir_key, f"cannot list folder: {_reason(e)}")
-                return listing, False
+        """The folder's listing and whether it is whole (listing.list_dir), a listing
+        error recorded; None if stopped."""
+        listed = list_dir(dir_path, self.tick)
+        if listed is None:
+            return None
+        listing, whole, error = listed
+        if error is not None:
+            self.fail(dir_key, f"cannot list folder: {_reason(error)}")
         return listing, whole
 
-    def digest(self, listing: list[_Listed]) -> str:
-        """What a folder's listing says about its children: names and stat data."""
-        parts = [
-            (de.name, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ino)  # type: ignore[union-attr]
-            for de, st in listing
-        ]
-        # pickle: a faithful byte form of names (surrogates included) and ints, fast.
-        return xxhash.xxh3_128_hexdigest(self.seed + pickle.dumps(parts, 5))
-
     def walk_known(
-        self, listing: list[_Listed], prefix: str, disk_prefix: str, differs: bool
+        self, listing: list[_Listed], dir_path: str, prefix: str, disk_prefix: str, differs: bool
     ) -> None:
         """A folder whose digest matches: its entries are right; count, and go deeper."""
-        rules = self.user_rules
-        seen = seen_bytes = 0
-        for de, st in listing:
-            fmt = st.st_mode & _S_IFMT  # type: ignore[union-attr]
-            if fmt == _S_IFREG:
-                if rules is None or not rules.user_ignored(self.key_of(de, prefix, differs)):
-                    seen += 1
-                    seen_bytes += st.st_size  # type: ignore[union-attr]
-            elif fmt == _S_IFDIR:
-                key = self.key_of(de, prefix, differs)
-                if rules is not None and rules.user_ignored(key, True):
-                    continue
-                disk_rel = disk_prefix + de.name
-                child_differs = differs or raw_for(disk_rel, key) is not None
-                self.stack.append((de.path, key, disk_rel, child_differs))
+        seen, seen_bytes, folders = known_children(
+            listing, dir_path, prefix, disk_prefix, differs, self.user_rules
+        )
+        self.stack.extend(folders)
         self.result.files_seen += seen
         self.result.bytes_seen += seen_bytes
-
-    @staticmethod
-    def key_of(de: os.DirEntry[str], prefix: str, differs: bool) -> str:
-        name = de.name
-        return prefix + (key_for(name) if differs or not name.isascii() else name)
 
     def compare(self, listing: list[_Listed], prefix: str, disk_prefix: str, differs: bool) -> bool:
         """Bring the entries of a folder's listed items up to date; False if stopped."""
@@ -677,7 +622,7 @@ class _Scanner:
         if self.defer_hashes:
             # The sync reads it anyway: its copy computes the hash (or the sync asks for it
             # before planning when a comparison needs it). While it has none, its folder's
-            # digest is not trusted (`_load_digests`), so the next scan looks at it again.
+            # digest is not trusted (`listing.load_digests`), so the next scan looks at it again.
             self.put(key, raw, _FILE, st, None, None, old)
             self.tick()
             return
@@ -865,36 +810,6 @@ def _load_item(conn: Connection, location_id: int, key: str) -> dict[str, Stored
     return {row[_PATH]: row for row in dbapi_of(conn).execute(sql, (location_id, key))}
 
 
-def _load_digests(conn: Connection, location_id: int, subtree: str) -> dict[str, str]:
-    """Folder digests of the scope (the partial index of folders answers this), except
-    those of folders holding a file still waiting for its hash (a later scan must see it)."""
-    dbapi = dbapi_of(conn)
-    base = (
-        "SELECT path, digest FROM entries INDEXED BY ix_entries_dirs "
-        "WHERE location_id = ? AND kind = 'dir' AND "
-    )
-    unhashed = (
-        "SELECT path FROM entries INDEXED BY ix_entries_nohash "
-        "WHERE location_id = ? AND kind = 'file' AND hash IS NULL"
-    )
-    if subtree:
-        lo, hi = subtree_bounds(subtree)
-        sql = f"{base}digest IS NOT NULL AND (path = ? OR (path >= ? AND path < ?))"
-        digests = dict(dbapi.execute(sql, (location_id, subtree, lo, hi)))
-        waiting = dbapi.execute(f"{unhashed} AND path >= ? AND path < ?", (location_id, lo, hi))
-    else:
-        digests = dict(dbapi.execute(base + "digest IS NOT NULL", (location_id,)))
-        (root,) = dbapi.execute(
-            "SELECT root_digest FROM locations WHERE id = ?", (location_id,)
-        ).fetchone()
-        if root is not None:
-            digests[""] = root
-        waiting = dbapi.execute(unhashed, (location_id,))
-    for (path,) in waiting:
-        digests.pop(path.rpartition("/")[0], None)
-    return digests
-
-
 def _record_errors(
     conn: Connection,
     location_id: int,
@@ -958,7 +873,7 @@ def scan_location(
         scanner = _Scanner(
             conn, location_id, root, IgnoreRules(patterns), emit, should_stop, defer_hashes
         )
-        scanner.digests = _load_digests(conn, location_id, key)
+        scanner.digests = load_digests(dbapi_of(conn), location_id, key)
         conn.rollback()  # end the read before the walk: a long-lived reader pins the WAL
         if key:
             scanner.start_subtree(key)

@@ -15,9 +15,12 @@ everything once.
 from __future__ import annotations
 
 import sqlite3
+from typing import TYPE_CHECKING
 
 from .paths import subtree_bounds
-from .snapshots import Side
+
+if TYPE_CHECKING:  # the quick no-op (quick_noop.py) loads this without SQLAlchemy
+    from .snapshots import Side
 
 # Above this share of a side's entries, planning everything is as cheap (verify uses the
 # same rule for its sub-world).

@@ -20,7 +20,8 @@ from . import models
 from .db import Library
 from .errors import NotFound, Refused, SpaceSyncError, UserError
 from .events import Emit, LocationStateChanged, ignore_events
-from .paths import is_within, key_for, marker_path, meta_dir
+from .markers import probe_state, read_marker, write_marker
+from .paths import is_within, key_for, marker_path
 from .rules import validate_patterns
 
 
@@ -56,32 +57,6 @@ def _info(row: models.Location) -> LocationInfo:
         watch=row.watch,
         scan_errors=row.scan_errors,
     )
-
-
-def read_marker(root: str | os.PathLike[str]) -> str | None:
-    try:
-        return marker_path(root).read_text(encoding="utf-8").strip() or None
-    except (OSError, UnicodeDecodeError):
-        return None
-
-
-def write_marker(root: Path, uuid: str) -> None:
-    """Write the marker atomically (temp + fsync + rename), creating `.spacesync/`."""
-    meta = meta_dir(root)
-    meta.mkdir(exist_ok=True)
-    tmp = meta / f".location-id.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(uuid + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, marker_path(root))
-
-
-def probe_state(root: str, uuid: str) -> str:
-    """online, offline (root missing) or replaced (marker missing or foreign)."""
-    if not os.path.isdir(root):
-        return models.OFFLINE
-    return models.ONLINE if read_marker(root) == uuid else models.REPLACED
 
 
 def check_folder(path: str | os.PathLike[str], what: str = "folder") -> Path:

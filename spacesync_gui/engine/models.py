@@ -23,15 +23,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-# Entry kinds.
-FILE = "file"
-DIR = "dir"
-SYMLINK = "symlink"
-
-# Location states.
-ONLINE = "online"
-OFFLINE = "offline"
-REPLACED = "replaced"
+# Entry kinds and location states (defined without SQLAlchemy, see constants.py).
+from .constants import DIR, FILE, OFFLINE, ONLINE, REPLACED, SYMLINK  # noqa: F401
 
 
 class Base(DeclarativeBase):

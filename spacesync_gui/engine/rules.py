@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-
-import pathspec
+from typing import Any
 
 from .errors import UserError
 from .paths import META_DIR, TMP_PREFIX
@@ -39,7 +38,7 @@ def validate_patterns(patterns: Iterable[str]) -> list[str]:
         if p.count("[") != p.count("]"):
             raise UserError(f"invalid ignore pattern {p!r}: unbalanced brackets")
         try:
-            spec = pathspec.GitIgnoreSpec.from_lines([p])
+            spec = _spec_of([p])
             for pat in spec.patterns:
                 regex = getattr(pat, "regex", None)
                 if regex is not None and not isinstance(regex, re.Pattern):
@@ -50,12 +49,20 @@ def validate_patterns(patterns: Iterable[str]) -> list[str]:
     return out
 
 
+def _spec_of(patterns: list[str]) -> Any:
+    # Imported here: most locations have no patterns, and a quick no-op sync
+    # (quick_noop.py) should not pay for loading pathspec.
+    import pathspec
+
+    return pathspec.GitIgnoreSpec.from_lines(patterns)
+
+
 class IgnoreRules:
     """Decides whether a key (relative path) is ignored."""
 
     def __init__(self, patterns: Iterable[str] = ()) -> None:
         self.patterns = list(patterns)
-        self._spec = pathspec.GitIgnoreSpec.from_lines(self.patterns) if self.patterns else None
+        self._spec = _spec_of(self.patterns) if self.patterns else None
 
     def __bool__(self) -> bool:
         return self._spec is not None

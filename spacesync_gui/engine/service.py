@@ -8,7 +8,6 @@ transfer functions do the work.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import socket
 import time
@@ -17,9 +16,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from . import deferred, forked_scans, journal, models, transfer, verify
+from .clean_token import read_token, settings_digest
 from .conduits import ConduitInfo, get_conduit
 from .db import Library
 from .errors import Refused, SpaceSyncError, UserError
@@ -251,35 +251,28 @@ class FileSyncService:
         return phase
 
     def _token(self, conduit: ConduitInfo) -> tuple[str, str | None]:
-        """The conduit's current token (index and base change counters plus the settings
-        that shape a plan) and the one stored by its last clean run. Also reads, in the
-        same query, the journal's position (`self._seq`) and the stored one
-        (`self._stored_seq`), see journal.py."""
-        settings = "\x1f".join(
-            str(x)
-            for x in (
-                conduit.mode,
-                conduit.conflict,
-                conduit.ignore,
-                conduit.source_prefix,
-                conduit.target_prefix,
+        """The conduit's current token (clean_token.py) and the one stored by its last clean
+        run. Also reads, in the same query, the journal's position (`self._seq`) and the
+        stored one (`self._stored_seq`), see journal.py."""
+        settings = settings_digest(
+            conduit.mode,
+            conduit.conflict,
+            conduit.ignore,
+            conduit.source_prefix,
+            conduit.target_prefix,
+            conduit.source_location_id,
+            conduit.target_location_id,
+        )
+        with self.lib.engine.connect() as conn:
+            token = read_token(
+                dbapi_of(conn),
+                conduit.id,
                 conduit.source_location_id,
                 conduit.target_location_id,
+                settings,
             )
-        )
-        digest = hashlib.blake2b(settings.encode(), digest_size=8).hexdigest()
-        with self.lib.engine.connect() as conn:
-            row = conn.execute(
-                text(
-                    "SELECT (SELECT changes FROM locations WHERE id = :s),"
-                    " (SELECT changes FROM locations WHERE id = :t), base_changes, clean_token,"
-                    " clean_seq, coalesce((SELECT seq FROM sqlite_sequence"
-                    " WHERE name = 'changes'), 0) FROM conduits WHERE id = :c"
-                ),
-                {"s": conduit.source_location_id, "t": conduit.target_location_id, "c": conduit.id},
-            ).one()
-        self._seq, self._stored_seq = row[5], row[4]
-        return f"{row[0]}:{row[1]}:{row[2]}:{digest}", row[3]
+        self._seq, self._stored_seq = token.seq, token.stored_seq
+        return token.current, token.stored
 
     def _set_clean(self, token: str) -> None:
         """This run ended clean as of `token` (read by the last `_token`)."""

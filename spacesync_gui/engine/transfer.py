@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import xxhash
 
-from .models import DIR, FILE, SYMLINK
+from .constants import DIR, FILE, SYMLINK
 from .paths import TMP_PREFIX
 from .paths import tmp_dir as root_tmp_dir
 from .plan import Item

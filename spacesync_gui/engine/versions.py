@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
-from .models import DIR, SYMLINK
+from .constants import DIR, SYMLINK
 from .paths import META_DIR
 from .paths import versions_dir as root_versions_dir
 from .plan import Item
