@@ -413,13 +413,27 @@ def _progress_printer() -> Callable[[Any], None]:
     return show
 
 
+def _quick_noop(args: argparse.Namespace) -> Any:
+    """The report of a sync that had nothing to do, proven and recorded without loading the
+    engine (engine/quick_noop.py), or None: then the full sync runs."""
+    from .engine.paths import resolve_data_dir
+    from .engine.quick_noop import try_sync
+
+    return try_sync(resolve_data_dir(args.data_dir), args.id)
+
+
 def cmd_sync(args: argparse.Namespace, out: Out) -> int:
+    if (args.id is None) == (not args.all):
+        raise UserError("sync: name one conduit ID or --all (see spacesync sync --help)")
+    if args.id and not args.dry_run:
+        quick = _quick_noop(args)  # before the engine's imports: they cost as much
+        if quick is not None:
+            out.emit(quick.to_json(), _report_text(quick))
+            return report_exit_code(quick)
     from .engine import conduits
     from .engine.events import ignore_events
     from .engine.service import FileSyncService
 
-    if (args.id is None) == (not args.all):
-        raise UserError("sync: name one conduit ID or --all (see spacesync sync --help)")
     lib = _open(args)
     emit = _progress_printer() if (sys.stderr.isatty() and not args.json) else ignore_events
     service = FileSyncService(lib, emit=emit, fork_workers=True)

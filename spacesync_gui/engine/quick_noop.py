@@ -1,0 +1,218 @@
+"""A no-op sync proven without loading the engine (SPEC 7: a no-op in a fresh process).
+
+`spacesync sync ID` in a new process spends as long importing SQLAlchemy and the ORM as
+rescanning both sides. When the conduit's last run ended clean (clean_token.py), a sync
+has work to do only if something changed on disk or in the library since; this checks
+exactly that with the standard library and the folder digests (listing.py), both sides at
+once (one of them in a forked child), and records the run as the full sync would have.
+
+It decides nothing on its own: at the first thing it cannot prove unchanged (a folder
+whose listing differs, a settings or index change, a location not online, an endpoint
+inside a location, a schema to migrate, a busy database) it returns None and the caller
+runs the real sync, which then does whatever that finds. What it writes is what the full
+path writes for a clean no-op: the scans' bookkeeping (errors, last_scan, journal cap),
+one completed and verified generation, the conduit's last sync and its clean token, and
+the journal position.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from . import journal
+from .clean_token import Token, read_token, settings_digest
+from .constants import ONLINE
+from .errors import Refused
+from .forking import can_fork, fork_child
+from .library_file import DB_NAME, SCHEMA_VERSION, set_pragmas
+from .listing import load_digests, matches_index
+from .markers import probe_state
+from .paths import is_within, tmp_dir
+from .results import RunReport
+from .rules import IgnoreRules
+from .runlock import conduit_lock
+
+# How long to wait for another process's write transaction (the full sync waits longer).
+BUSY_TIMEOUT_S = 2.0
+_CONDUIT_COLS = (
+    "mode, conflict, ignore, source_prefix, target_prefix, source_location_id,"
+    " target_location_id, paused, keep_versions_days, keep_versions_count"
+)
+
+
+# A walk of one side: True if it matches its index; polls its argument to stop early.
+_Walk = Callable[[Callable[[], bool]], bool]
+
+
+class _NotProven(Exception):
+    """Something the quick check does not vouch for: the full sync runs instead."""
+
+
+def try_sync(data_dir: Path, conduit_id: int) -> RunReport | None:
+    """The report of a sync of `conduit_id` that found nothing to do, recorded in the
+    library; None when that could not be proven (then nothing was changed)."""
+    db_path = data_dir / DB_NAME
+    if not db_path.is_file():
+        return None
+    try:
+        db = sqlite3.connect(db_path, isolation_level=None)
+    except sqlite3.Error:
+        return None
+    try:
+        set_pragmas(db)
+        db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        with conduit_lock(data_dir, conduit_id):
+            return _sync(db, conduit_id)
+    except (_NotProven, Refused, sqlite3.Error, OSError, ValueError):
+        return None
+    finally:
+        db.close()
+
+
+def _sync(db: sqlite3.Connection, conduit_id: int) -> RunReport:
+    version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    if version is None or int(version[0]) != SCHEMA_VERSION:
+        raise _NotProven
+    row = db.execute(f"SELECT {_CONDUIT_COLS} FROM conduits WHERE id = ?", (conduit_id,))
+    c = row.fetchone()
+    if c is None:
+        raise _NotProven
+    mode, conflict, ignore, sprefix, tprefix, src, dst, paused, keep_days, keep_count = c
+    if paused or sprefix or tprefix:
+        raise _NotProven  # the full path refuses a paused conduit, and scans subtrees
+    settings = settings_digest(
+        mode, conflict, tuple(json.loads(ignore or "[]")), sprefix, tprefix, src, dst
+    )
+    token = read_token(db, conduit_id, src, dst, settings)
+    if token.stored is None or token.current != token.stored:
+        raise _NotProven
+    roots = {loc: _online_root(db, loc) for loc in (src, dst)}
+    a, b = Path(roots[src][0]).resolve(), Path(roots[dst][0]).resolve()
+    if a == b or is_within(a, b) or is_within(b, a):
+        raise _NotProven
+    checks = [_walker(db, loc, root, patterns) for loc, (root, patterns) in roots.items()]
+    if not _both_unchanged(*checks):
+        raise _NotProven
+    if keep_days or keep_count:
+        from .versions import prune_versions
+
+        for root, _ in roots.values():
+            prune_versions(root, keep_days, keep_count)
+    return RunReport(conduit_id, generation=_record(db, conduit_id, token, src, dst), verified=True)
+
+
+def _online_root(db: sqlite3.Connection, loc: int) -> tuple[str, list[str]]:
+    """The location's root and ignore patterns, if it is online and was scanned without
+    errors (the full scan would refresh those)."""
+    row = db.execute(
+        "SELECT path, uuid, state, ignore, (SELECT count(*) FROM scan_errors"
+        " WHERE location_id = locations.id) FROM locations WHERE id = ?",
+        (loc,),
+    ).fetchone()
+    if row is None:
+        raise _NotProven
+    root, uuid, state, ignore, errors = row
+    if state != ONLINE or errors or probe_state(root, uuid) != ONLINE:
+        raise _NotProven
+    if _has_temps(root):
+        from .transfer import clean_temp  # as the full scan does first: dead writers' temps
+
+        clean_temp(root)
+    return root, list(json.loads(ignore or "[]"))
+
+
+def _has_temps(root: str) -> bool:
+    try:
+        with os.scandir(tmp_dir(root)) as it:
+            return any(True for _ in it)
+    except FileNotFoundError:
+        return False
+
+
+def _walker(db: sqlite3.Connection, loc: int, root: str, patterns: list[str]) -> _Walk:
+    digests = load_digests(db, loc, "")
+    rules = IgnoreRules(patterns)
+    return lambda should_stop: matches_index(root, digests, rules, should_stop)
+
+
+def _both_unchanged(first: _Walk, second: _Walk) -> bool:
+    """Both walks at once where this process may fork (the second in a child, whose exit
+    status is the answer); either one finding a difference ends the other."""
+    if not can_fork():
+        return first(_never) and second(_never)
+
+    def child() -> None:
+        if not second(_never):
+            raise _NotProven
+
+    pid = fork_child(child)
+    ended: list[int] = []  # the child's wait status, once reaped
+
+    def child_differs() -> bool:
+        if not ended:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                ended.append(status)
+        return bool(ended) and not _succeeded(ended[0])
+
+    same = False
+    try:
+        same = first(child_differs)
+    finally:
+        if not ended:
+            if not same:
+                os.kill(pid, signal.SIGKILL)  # only reads: nothing to clean up
+            ended.append(os.waitpid(pid, 0)[1])
+    return same and _succeeded(ended[0])
+
+
+def _succeeded(status: int) -> bool:
+    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
+def _never() -> bool:
+    return False
+
+
+def _record(db: sqlite3.Connection, conduit_id: int, token: Token, src: int, dst: int) -> int:
+    """Write what the full path writes for a clean no-op, in one transaction, provided the
+    token still holds (else someone changed the index meanwhile: the full sync runs)."""
+    now = time.time()
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        again = read_token(db, conduit_id, src, dst, token.current.rsplit(":", 1)[1])
+        if again.current != token.current or again.stored != token.stored:
+            raise _NotProven
+        for loc in (src, dst):  # the scans' own bookkeeping (indexer.scan_location)
+            db.execute("DELETE FROM scan_errors WHERE location_id = ?", (loc,))
+            db.execute(
+                "UPDATE locations SET scan_errors = 0, last_scan = ? WHERE id = ?", (now, loc)
+            )
+            journal.cap(db, loc)
+        cur = db.execute(
+            "INSERT INTO generations (conduit_id, started_at, finished_at, status, reason,"
+            " copied, deleted, moved, conflicts, conflicts_resolved, bytes, errors,"
+            " error_details, verified) VALUES (?, ?, ?, 'completed', NULL, 0, 0, 0, 0, 0, 0,"
+            " 0, '[]', 1)",
+            (conduit_id, now, now),
+        )
+        db.execute(
+            "UPDATE conduits SET last_sync = ?, last_status = 'completed', clean_token = ?"
+            " WHERE id = ?",
+            (now, token.current, conduit_id),
+        )
+        counters = ":".join(token.current.split(":")[:2])
+        journal.record_clean(db, conduit_id, (src, dst), counters, token.seq)
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    generation = cur.lastrowid
+    assert generation is not None
+    return generation

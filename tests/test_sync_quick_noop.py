@@ -1,0 +1,234 @@
+"""The quick no-op (engine/quick_noop.py): a clean conduit whose folders did not change is
+proven in sync without loading the engine, and recorded exactly as the full no-op is;
+anything it cannot prove is left to the full sync, with nothing changed."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from spacesync_gui.engine import quick_noop
+from spacesync_gui.engine.conduits import add_conduit, edit_conduit, get_conduit, set_paused
+from spacesync_gui.engine.locations import set_ignore
+from spacesync_gui.engine.runlock import conduit_lock
+from spacesync_gui.engine.service import FileSyncService
+from tests.sync_helpers import read_tree, versions_content, write_tree
+
+TREE = {
+    "a.txt": "A",
+    "d/b.txt": "B",
+    "d/e/c.txt": "C",
+    "d/e/f/deep.txt": "D",
+    "build/out.o": "O",
+    "é/ü.txt": "U",
+}
+# Columns whose values are times of day: compared as "set or not".
+TIMES = {"started_at", "finished_at", "last_sync", "last_scan", "indexed_at", "created_at", "at"}
+
+
+@pytest.fixture(params=["forked", "one process"])
+def clean(request, library, tmp_path: Path, monkeypatch):
+    """A mirror conduit synced clean twice; the quick check forks or not."""
+    monkeypatch.setattr(quick_noop, "can_fork", lambda: request.param == "forked")
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    dst.mkdir()
+    write_tree(src, TREE)
+    c = add_conduit(library, src, dst, "mirror")
+    svc = FileSyncService(library)
+    assert svc.sync(c.id).copied == len(TREE)
+    assert svc.sync(c.id).copied == 0
+    return library, c.id, src, dst
+
+
+def dump(lib) -> dict[str, list[tuple]]:
+    """Every row of the library, times reduced to whether they are set."""
+    db = sqlite3.connect(lib.db_path)
+    try:
+        out = {}
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        for t in sorted(tables):
+            cur = db.execute(f"SELECT * FROM {t} ORDER BY rowid")  # noqa: S608
+            cols = [d[0] for d in cur.description]
+            out[t] = [
+                tuple((v is not None) if c in TIMES else v for c, v in zip(cols, row, strict=True))
+                for row in cur
+            ]
+        return out
+    finally:
+        db.close()
+
+
+def last_scans(lib) -> list[float]:
+    """When each location was last scanned (`spacesync location list` shows it)."""
+    db = sqlite3.connect(lib.db_path)
+    try:
+        return [t for (t,) in db.execute("SELECT last_scan FROM locations ORDER BY id")]
+    finally:
+        db.close()
+
+
+def quick(lib, cid: int):
+    return quick_noop.try_sync(lib.data_dir, cid)
+
+
+def test_records_exactly_what_the_full_no_op_records(clean):
+    lib, cid, src, dst = clean
+    FileSyncService(lib).sync(cid)
+    after_full = dump(lib)
+    scanned = last_scans(lib)
+    time.sleep(0.01)
+    report = quick(lib, cid)
+    assert report is not None
+    assert report.status == "completed" and report.verified and report.copied == 0
+    after_quick = dump(lib)
+    # One more generation, the same as the full no-op's apart from its id.
+    gens_full, gens_quick = after_full.pop("generations"), after_quick.pop("generations")
+    assert len(gens_quick) == len(gens_full) + 1
+    assert report.generation == gens_quick[-1][0]
+    assert gens_quick[-1][1:] == gens_full[-1][1:]
+    assert after_quick == after_full  # conduit, locations, entries, journal: as the full path
+    assert all(now > then for now, then in zip(last_scans(lib), scanned, strict=True))
+    assert read_tree(dst) == read_tree(src)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "edit on the source",
+        "edit on the target",
+        "new mtime on the target",
+        "new file deep on the target",
+        "file deleted on the source",
+        "rename on the target",
+        "new empty folder on the source",
+        "mode changed on the target",
+    ],
+)
+def test_any_change_is_left_to_the_full_sync(clean, change, cli):
+    lib, cid, src, dst = clean
+    {
+        "edit on the source": lambda: (src / "d/e/c.txt").write_text("C2"),
+        "edit on the target": lambda: (dst / "a.txt").write_text("A2"),
+        "new mtime on the target": lambda: os.utime(dst / "d/e/f/deep.txt", ns=(0, 10**18)),
+        "new file deep on the target": lambda: (dst / "d/e/f/new.txt").write_text("N"),
+        "file deleted on the source": lambda: (src / "é/ü.txt").unlink(),
+        "rename on the target": lambda: (dst / "d/b.txt").rename(dst / "d/b2.txt"),
+        "new empty folder on the source": lambda: (src / "d/e/empty").mkdir(),
+        "mode changed on the target": lambda: (dst / "a.txt").chmod(0o600),
+    }[change]()
+    before = dump(lib)
+    assert quick(lib, cid) is None
+    assert dump(lib) == before  # nothing recorded, nothing changed
+    r = cli("sync", str(cid))  # the command: the full sync does the work
+    assert r.code == 0 and r.json["status"] == "completed" and r.json["verified"]
+    assert read_tree(dst) == read_tree(src)
+    # The run's own writes left the digests of the folders it wrote to unset (its verify
+    # checked entries, not listings): the next sync rescans them, then it is quick again.
+    assert cli("sync", str(cid)).json["copied"] == 0
+    assert quick(lib, cid) is not None
+
+
+def test_what_it_cannot_vouch_for_is_left_to_the_full_sync(clean, cli):
+    lib, cid, src, dst = clean
+    before = dump(lib)
+    with conduit_lock(lib.data_dir, cid):  # another run holds the conduit
+        assert quick(lib, cid) is None
+        r = cli("sync", str(cid))
+        assert r.code == 3 and "already being synced" in r.json["reason"]
+    set_paused(lib, cid, True)
+    assert quick(lib, cid) is None
+    r = cli("sync", str(cid))
+    assert r.code == 3 and "paused" in r.json["reason"]
+    set_paused(lib, cid, False)
+    dst.rename(dst.with_name("unplugged"))  # the target drive is gone
+    assert quick(lib, cid) is None
+    r = cli("sync", str(cid))
+    assert r.code == 3 and "offline" in r.json["reason"]
+    dst.with_name("unplugged").rename(dst)
+    edit_conduit(lib, cid, ignore=["*.o"])  # settings that shape the plan
+    assert quick(lib, cid) is None
+    assert cli("sync", str(cid)).code == 0
+    assert quick(lib, cid) is not None
+    after = dump(lib)
+    assert after["entries"] == before["entries"]
+
+
+def test_a_library_to_migrate_or_a_busy_one_is_left_to_the_full_sync(clean, monkeypatch):
+    lib, cid, src, dst = clean
+    db = sqlite3.connect(lib.db_path)
+    db.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
+    db.commit()
+    assert quick(lib, cid) is None
+    db.execute("UPDATE meta SET value = '6' WHERE key = 'schema_version'")
+    db.commit()
+    before = dump(lib)
+    monkeypatch.setattr(quick_noop, "BUSY_TIMEOUT_S", 0.2)
+    db.execute("BEGIN IMMEDIATE")  # a writer that does not finish within the busy timeout
+    try:
+        assert quick(lib, cid) is None
+    finally:
+        db.rollback()
+        db.close()
+    assert dump(lib) == before
+    assert quick(lib, cid) is not None
+
+
+def test_changes_below_ignored_folders_are_ignored_like_the_full_scan_does(clean):
+    lib, cid, src, dst = clean
+    c_src = FileSyncService(lib)
+    loc = get_conduit(lib, cid).source_location_id
+    set_ignore(lib, loc, ["build/"])
+    assert c_src.sync(cid).status == "completed"  # the rescan with the new rules
+    c_src.sync(cid)
+    (src / "build" / "out.o").write_text("rebuilt")  # inside: not even looked at
+    assert quick(lib, cid) is not None
+    (src / "build" / "more.o").write_text("more")  # the folder's own mtime moves
+    assert quick(lib, cid) is None
+    r = c_src.sync(cid)
+    assert r.copied == 0 and r.verified  # the full path agrees: nothing to do
+    assert quick(lib, cid) is not None
+
+
+def test_version_retention_still_applies(clean):
+    lib, cid, src, dst = clean
+    svc = FileSyncService(lib)
+    for text in ("x1", "x2", "x3"):  # each sync keeps the target's old content
+        (dst / "a.txt").write_text(f"edited on target {text}")
+        svc.sync(cid)
+    svc.sync(cid)
+    assert len(versions_content(dst)) == 3
+    edit_conduit(lib, cid, keep_versions_count=1)
+    assert quick(lib, cid) is not None
+    assert versions_content(dst) == ["edited on target x3"]
+
+
+def test_a_fresh_cli_process_proves_a_no_op_without_loading_the_engine(clean):
+    lib, cid, src, dst = clean
+    code = (
+        "import sys; from spacesync_gui.cli import main;"
+        f" rc = main(['--data-dir', {str(lib.data_dir)!r}, '--json', 'sync', '{cid}']);"
+        " print(sorted(m for m in ('sqlalchemy', 'spacesync_gui.engine.service')"
+        " if m in sys.modules), file=sys.stderr); sys.exit(rc)"
+    )
+    p = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["status"] == "completed" and out["verified"] and out["copied"] == 0
+    assert p.stderr.strip() == "[]"
+    (dst / "a.txt").write_text("changed")
+    p = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert p.returncode == 0 and json.loads(p.stdout)["copied"] == 1
+    assert "sqlalchemy" in p.stderr  # a change: the full sync ran
+    assert read_tree(dst) == read_tree(src)
