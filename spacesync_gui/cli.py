@@ -413,23 +413,30 @@ def _progress_printer() -> Callable[[Any], None]:
     return show
 
 
-def _quick_noop(args: argparse.Namespace) -> Any:
-    """The report of a sync that had nothing to do, proven and recorded without loading the
-    engine (engine/quick_noop.py), or None: then the full sync runs."""
+def _quick_noops(args: argparse.Namespace) -> tuple[list[int] | None, dict[int, Any]]:
+    """The conduits this sync runs (None: not known without the engine), and the reports
+    of those proven to have nothing to do, recorded without loading the engine
+    (engine/quick_noop.py); the others take the full sync."""
     from .engine.paths import resolve_data_dir
-    from .engine.quick_noop import try_sync
+    from .engine.quick_noop import conduits_to_sync, try_sync
 
-    return try_sync(resolve_data_dir(args.data_dir), args.id)
+    data_dir = resolve_data_dir(args.data_dir)
+    ids = [args.id] if args.id else conduits_to_sync(data_dir)
+    done = {}
+    for cid in ids or []:
+        report = try_sync(data_dir, cid)
+        if report is not None:
+            done[cid] = report
+    return ids, done
 
 
 def cmd_sync(args: argparse.Namespace, out: Out) -> int:
     if (args.id is None) == (not args.all):
         raise UserError("sync: name one conduit ID or --all (see spacesync sync --help)")
-    if args.id and not args.dry_run:
-        quick = _quick_noop(args)  # before the engine's imports: they cost as much
-        if quick is not None:
-            out.emit(quick.to_json(), _report_text(quick))
-            return report_exit_code(quick)
+    # Before the engine's imports: they cost as much as a whole no-op.
+    ids, done = (None, {}) if args.dry_run else _quick_noops(args)
+    if ids is not None and len(done) == len(ids):
+        return _sync_results(args, out, [done[cid] for cid in ids])
     from .engine import conduits
     from .engine.events import ignore_events
     from .engine.service import FileSyncService
@@ -440,9 +447,15 @@ def cmd_sync(args: argparse.Namespace, out: Out) -> int:
     ids = [args.id] if args.id else [c.id for c in conduits.list_conduits(lib) if not c.paused]
     if args.id:
         conduits.get_conduit(lib, args.id)  # unknown id: exit 2 before anything else
-    reports = [service.sync(cid, dry_run=args.dry_run, force=args.force) for cid in ids]
+    reports = [
+        done.get(cid) or service.sync(cid, dry_run=args.dry_run, force=args.force) for cid in ids
+    ]
     if emit is not ignore_events:
         sys.stderr.write("\r\033[K")
+    return _sync_results(args, out, reports)
+
+
+def _sync_results(args: argparse.Namespace, out: Out, reports: list[Any]) -> int:
     codes = [report_exit_code(r) for r in reports]
     code = max(
         codes, key=[EXIT_OK, EXIT_CONFLICTS, EXIT_REFUSED, EXIT_FAILED].index, default=EXIT_OK

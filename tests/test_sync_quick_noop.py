@@ -232,3 +232,41 @@ def test_a_fresh_cli_process_proves_a_no_op_without_loading_the_engine(clean):
     assert p.returncode == 0 and json.loads(p.stdout)["copied"] == 1
     assert "sqlalchemy" in p.stderr  # a change: the full sync ran
     assert read_tree(dst) == read_tree(src)
+
+
+def test_sync_all_proves_each_clean_conduit_and_runs_the_rest(clean, tmp_path: Path):
+    lib, cid, src, dst = clean
+    other_src, other_dst, paused_dst = (tmp_path / n for n in ("src2", "dst2", "dst3"))
+    for d in (other_src, other_dst, paused_dst):
+        d.mkdir()
+    write_tree(other_src, {"x.txt": "X"})
+    other = add_conduit(lib, other_src, other_dst, "mirror").id
+    paused = add_conduit(lib, other_src, paused_dst, "mirror").id
+    set_paused(lib, paused, True)
+    svc = FileSyncService(lib)
+    svc.sync(other)
+    svc.sync(other)
+    code = (
+        "import sys; from spacesync_gui.cli import main;"
+        f" rc = main(['--data-dir', {str(lib.data_dir)!r}, '--json', 'sync', '--all']);"
+        " print('sqlalchemy' in sys.modules, file=sys.stderr); sys.exit(rc)"
+    )
+
+    def sync_all() -> tuple[dict, bool]:
+        p = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+        )
+        assert p.returncode == 0, p.stderr
+        return json.loads(p.stdout), p.stderr.strip().endswith("True")
+
+    out, engine_loaded = sync_all()
+    assert [r["conduit"] for r in out["results"]] == [cid, other]  # not the paused one
+    assert out["status"] == "completed" and all(r["verified"] for r in out["results"])
+    assert not engine_loaded
+    (other_src / "y.txt").write_text("Y")
+    out, engine_loaded = sync_all()
+    assert [(r["conduit"], r["copied"]) for r in out["results"]] == [(cid, 0), (other, 1)]
+    assert engine_loaded and read_tree(other_dst) == read_tree(other_src)
+    assert not paused_dst.joinpath("x.txt").exists()
+    gens = dump(lib)["generations"]
+    assert sum(1 for g in gens if g[1] == cid) == 4  # two by the fixture, one per sync --all

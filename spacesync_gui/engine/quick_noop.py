@@ -57,6 +57,34 @@ class _NotProven(Exception):
 def try_sync(data_dir: Path, conduit_id: int) -> RunReport | None:
     """The report of a sync of `conduit_id` that found nothing to do, recorded in the
     library; None when that could not be proven (then nothing was changed)."""
+    db = _connect(data_dir)
+    if db is None:
+        return None
+    try:
+        with conduit_lock(data_dir, conduit_id):
+            return _sync(db, conduit_id)
+    except (_NotProven, Refused, sqlite3.Error, OSError, ValueError):
+        return None
+    finally:
+        db.close()
+
+
+def conduits_to_sync(data_dir: Path) -> list[int] | None:
+    """The conduits `sync --all` runs (the ones not paused, by id), or None when the
+    library cannot be read as it is (missing, to migrate, busy: the engine opens it)."""
+    db = _connect(data_dir)
+    if db is None:
+        return None
+    try:
+        return [i for (i,) in db.execute("SELECT id FROM conduits WHERE NOT paused ORDER BY id")]
+    except sqlite3.Error:
+        return None
+    finally:
+        db.close()
+
+
+def _connect(data_dir: Path) -> sqlite3.Connection | None:
+    """The library, opened as the engine opens it, if it exists at this schema version."""
     db_path = data_dir / DB_NAME
     if not db_path.is_file():
         return None
@@ -67,18 +95,16 @@ def try_sync(data_dir: Path, conduit_id: int) -> RunReport | None:
     try:
         set_pragmas(db)
         db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-        with conduit_lock(data_dir, conduit_id):
-            return _sync(db, conduit_id)
-    except (_NotProven, Refused, sqlite3.Error, OSError, ValueError):
-        return None
-    finally:
-        db.close()
+        version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if version is not None and version[0] == str(SCHEMA_VERSION):
+            return db
+    except sqlite3.Error:
+        pass
+    db.close()
+    return None
 
 
 def _sync(db: sqlite3.Connection, conduit_id: int) -> RunReport:
-    version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    if version is None or int(version[0]) != SCHEMA_VERSION:
-        raise _NotProven
     row = db.execute(f"SELECT {_CONDUIT_COLS} FROM conduits WHERE id = ?", (conduit_id,))
     c = row.fetchone()
     if c is None:
