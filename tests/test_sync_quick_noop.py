@@ -270,3 +270,33 @@ def test_sync_all_proves_each_clean_conduit_and_runs_the_rest(clean, tmp_path: P
     assert not paused_dst.joinpath("x.txt").exists()
     gens = dump(lib)["generations"]
     assert sum(1 for g in gens if g[1] == cid) == 4  # two by the fixture, one per sync --all
+
+
+def test_an_endpoint_inside_a_location_is_proven_on_its_subtree(library, tmp_path: Path):
+    top, whole_dst, sub_dst = tmp_path / "top", tmp_path / "all", tmp_path / "part"
+    for d in (top, whole_dst, sub_dst):
+        d.mkdir()
+    write_tree(top, {"outside.txt": "O", "sub/in.txt": "I", "sub/deeper/d.txt": "D"})
+    whole = add_conduit(library, top, whole_dst, "mirror")
+    part = add_conduit(library, top / "sub", sub_dst, "mirror")
+    assert part.source_prefix == "sub"  # the same location as `whole`, a subtree of it
+    svc = FileSyncService(library)
+    for cid in (whole.id, part.id, whole.id, part.id):
+        svc.sync(cid)
+    after_full = dump(library)
+    report = quick(library, part.id)
+    assert report is not None and report.verified
+    after_quick = dump(library)
+    gens_full, gens_quick = after_full.pop("generations"), after_quick.pop("generations")
+    assert gens_quick[-1][1:] == gens_full[-1][1:] and after_quick == after_full
+    (top / "outside.txt").write_text("changed outside the endpoint")
+    assert quick(library, part.id) is not None  # not part of this conduit
+    assert quick(library, whole.id) is None
+    (top / "sub" / "deeper" / "d.txt").write_text("changed inside")
+    assert quick(library, part.id) is None
+    assert svc.sync(part.id).copied == 1
+    assert read_tree(sub_dst) == read_tree(top / "sub")
+    assert svc.sync(part.id).copied == 0  # rescans the folders that run wrote to
+    assert quick(library, part.id) is not None
+    os.utime(top / "sub", ns=(0, 10**18))  # the endpoint folder's own entry is stale
+    assert quick(library, part.id) is None

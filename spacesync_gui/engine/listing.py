@@ -174,15 +174,21 @@ def load_digests(db: sqlite3.Connection, location_id: int, subtree: str) -> dict
 
 
 def matches_index(
-    root: str, digests: dict[str, str], rules: IgnoreRules, should_stop: Callable[[], bool]
+    root: str,
+    digests: dict[str, str],
+    rules: IgnoreRules,
+    should_stop: Callable[[], bool],
+    subtree: str = "",
 ) -> bool:
-    """Whether every folder of the location at `root` lists the digest stored at its last
-    clean scan (`digests`, from load_digests): then a full rescan would find nothing to
-    change, and would change nothing. False at the first folder that differs, cannot be
-    listed whole, or has no digest, and once `should_stop()` says so."""
+    """Whether every folder of the location at `root` (at and below the folder `subtree`,
+    a plain ASCII key) lists the digest stored at its last clean scan (`digests`, from
+    load_digests): then a rescan would find nothing to change, and would change nothing.
+    False at the first folder that differs, cannot be listed whole, or has no digest, and
+    once `should_stop()` says so."""
     seed = digest_seed(rules)
     user_rules = rules if rules else None  # None: skip pathspec entirely
-    stack: list[Pending] = [(root, "", "", False)]
+    top = os.path.join(root, subtree) if subtree else root
+    stack: list[Pending] = [(top, subtree, subtree, False)]
     while stack:
         if should_stop():
             return False

@@ -8,11 +8,11 @@ once (one of them in a forked child), and records the run as the full sync would
 
 It decides nothing on its own: at the first thing it cannot prove unchanged (a folder
 whose listing differs, a settings or index change, a location not online, an endpoint
-inside a location, a schema to migrate, a busy database) it returns None and the caller
-runs the real sync, which then does whatever that finds. What it writes is what the full
-path writes for a clean no-op: the scans' bookkeeping (errors, last_scan, journal cap),
-one completed and verified generation, the conduit's last sync and its clean token, and
-the journal position.
+below a name that is not plain ASCII, a schema to migrate, a busy database) it returns
+None and the caller runs the real sync, which then does whatever that finds. What it
+writes is what the full path writes for a clean no-op: the scans' bookkeeping (errors,
+last_scan, journal cap), one completed and verified generation, the conduit's last sync
+and its clean token, and the journal position.
 """
 
 from __future__ import annotations
@@ -24,10 +24,11 @@ import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
+from stat import S_ISDIR
 
 from . import journal
 from .clean_token import Token, read_token, settings_digest
-from .constants import ONLINE
+from .constants import DIR, ONLINE
 from .errors import Refused
 from .forking import can_fork, fork_child
 from .library_file import DB_NAME, SCHEMA_VERSION, set_pragmas
@@ -35,7 +36,7 @@ from .listing import load_digests, matches_index
 from .markers import probe_state
 from .paths import is_within, tmp_dir
 from .results import RunReport
-from .rules import IgnoreRules
+from .rules import IgnoreRules, builtin_ignored
 from .runlock import conduit_lock
 
 # How long to wait for another process's write transaction (the full sync waits longer).
@@ -110,8 +111,8 @@ def _sync(db: sqlite3.Connection, conduit_id: int) -> RunReport:
     if c is None:
         raise _NotProven
     mode, conflict, ignore, sprefix, tprefix, src, dst, paused, keep_days, keep_count = c
-    if paused or sprefix or tprefix:
-        raise _NotProven  # the full path refuses a paused conduit, and scans subtrees
+    if paused:
+        raise _NotProven  # the full path refuses it, with the reason
     settings = settings_digest(
         mode, conflict, tuple(json.loads(ignore or "[]")), sprefix, tprefix, src, dst
     )
@@ -119,10 +120,11 @@ def _sync(db: sqlite3.Connection, conduit_id: int) -> RunReport:
     if token.stored is None or token.current != token.stored:
         raise _NotProven
     roots = {loc: _online_root(db, loc) for loc in (src, dst)}
-    a, b = Path(roots[src][0]).resolve(), Path(roots[dst][0]).resolve()
+    sides = ((src, sprefix), (dst, tprefix))
+    a, b = (Path(roots[loc][0], prefix).resolve() for loc, prefix in sides)
     if a == b or is_within(a, b) or is_within(b, a):
         raise _NotProven
-    checks = [_walker(db, loc, root, patterns) for loc, (root, patterns) in roots.items()]
+    checks = [_walker(db, loc, *roots[loc], prefix) for loc, prefix in sides]
     if not _both_unchanged(*checks):
         raise _NotProven
     if keep_days or keep_count:
@@ -161,10 +163,39 @@ def _has_temps(root: str) -> bool:
         return False
 
 
-def _walker(db: sqlite3.Connection, loc: int, root: str, patterns: list[str]) -> _Walk:
-    digests = load_digests(db, loc, "")
+def _walker(db: sqlite3.Connection, loc: int, root: str, patterns: list[str], key: str) -> _Walk:
+    """The walk of the endpoint at `key` in the location (its whole tree when key is "")."""
     rules = IgnoreRules(patterns)
-    return lambda should_stop: matches_index(root, digests, rules, should_stop)
+    if key:
+        _check_endpoint(db, loc, root, key, rules)
+    digests = load_digests(db, loc, key)
+    return lambda should_stop: matches_index(root, digests, rules, should_stop, key)
+
+
+def _check_endpoint(
+    db: sqlite3.Connection, loc: int, root: str, key: str, rules: IgnoreRules
+) -> None:
+    """An endpoint inside its location: what a scan of that subtree checks before walking
+    it (indexer `start_subtree`). Every folder on the way must be a folder (not a symlink),
+    not ignored, and the endpoint's own entry must hold its stat data, else that scan would
+    write it. Names that are not plain ASCII (keys that may differ from the disk) are left
+    to the full scan."""
+    if not key.isascii() or "\\" in key:
+        raise _NotProven
+    parts = key.split("/")
+    st = None
+    for i, name in enumerate(parts):
+        sub = "/".join(parts[: i + 1])
+        st = os.lstat(os.path.join(root, sub))
+        if not S_ISDIR(st.st_mode) or builtin_ignored(name) or rules.user_ignored(sub, True):
+            raise _NotProven
+    assert st is not None
+    row = db.execute(
+        "SELECT kind, mtime_ns, inode, mode, raw FROM entries WHERE location_id = ? AND path = ?",
+        (loc, key),
+    ).fetchone()
+    if row != (DIR, st.st_mtime_ns, st.st_ino, st.st_mode & 0o7777, None):
+        raise _NotProven
 
 
 def _both_unchanged(first: _Walk, second: _Walk) -> bool:
