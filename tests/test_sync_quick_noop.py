@@ -75,6 +75,15 @@ def last_scans(lib) -> list[float]:
         db.close()
 
 
+def child_pids() -> set[str]:
+    """This process's children, reaped or not (a zombie is still listed)."""
+    return {
+        pid
+        for task in Path("/proc/self/task").iterdir()
+        for pid in (task / "children").read_text().split()
+    }
+
+
 def quick(lib, cid: int):
     return quick_noop.try_sync(lib.data_dir, cid)
 
@@ -124,9 +133,10 @@ def test_any_change_is_left_to_the_full_sync(clean, change, cli):
         "new empty folder on the source": lambda: (src / "d/e/empty").mkdir(),
         "mode changed on the target": lambda: (dst / "a.txt").chmod(0o600),
     }[change]()
-    before = dump(lib)
+    before, children = dump(lib), child_pids()
     assert quick(lib, cid) is None
     assert dump(lib) == before  # nothing recorded, nothing changed
+    assert child_pids() == children  # the walk in the child, if any, ended and was reaped
     r = cli("sync", str(cid))  # the command: the full sync does the work
     assert r.code == 0 and r.json["status"] == "completed" and r.json["verified"]
     assert read_tree(dst) == read_tree(src)
