@@ -70,6 +70,18 @@ def apply(root: Path, op: str, rel: str, other: str, data: bytes) -> None:
         pass  # an op that makes no sense for the current tree is simply skipped
 
 
+def _tops(root: Path, *rels: str) -> set[str]:
+    """The top-level names of these paths, as written and as they resolve now."""
+    tops = set()
+    real_root = os.path.realpath(root)
+    for rel in rels:
+        tops.add(rel.split("/")[0])
+        real = os.path.relpath(os.path.realpath(root / rel), real_root)
+        if real != "." and not real.startswith(".."):
+            tops.add(real.split(os.sep)[0])
+    return tops
+
+
 def snapshot(lib: Library, location_id: int) -> dict[str, tuple]:
     e = models.Entry
     cols = (e.path, e.raw, e.kind, e.size, e.mtime_ns, e.inode, e.mode, e.hash, e.link)
@@ -92,11 +104,16 @@ def test_incremental_equals_fresh(first, second) -> None:  # type: ignore[no-unt
                 apply(root, *op)
             scan_location(lib, lid)
             # Then as the watcher does it: rescan only the dirty subtrees. The root itself is
-            # not an entry, so the top-level names touched cover every change.
+            # not an entry, so the top-level names touched cover every change; a write
+            # through a symlinked folder touches the folder it points to (the watcher sees
+            # the real path), so each op's paths are resolved before and after it.
+            dirty: set[str] = set()
             for op in second:
+                dirty |= _tops(root, op[1], op[2])
                 apply(root, *op)
-            for dirty in sorted({p.split("/")[0] for _, *pair, _ in second for p in pair}):
-                scan_location(lib, lid, dirty)
+                dirty |= _tops(root, op[1], op[2])
+            for top in sorted(dirty):
+                scan_location(lib, lid, top)
             # A second location over the same tree (the path differs only in spelling).
             fresh_id = add_location(lib, f"{root}/.")
             scan_location(lib, fresh_id)
