@@ -500,7 +500,8 @@ class _Scanner:
                     self.fail(key, f"cannot read: {_reason(st)}")
                     continue
                 if not (plain and st.st_mode & _S_IFMT == _S_IFREG):
-                    visit(de.path, key, None, st, disk_prefix + name, False)
+                    disk_rel = disk_prefix + name
+                    visit(self.path_of(disk_rel), key, None, st, disk_rel, False)
                     continue
                 # visit_file() inlined for the most common item: a plain file.
                 size = st.st_size
@@ -514,7 +515,7 @@ class _Scanner:
                     or old[_INODE] != st.st_ino
                     or old[_TAG] != st.st_mode & 0o7777  # a file, same mode, no raw
                 ):
-                    self.file_changed(de.path, key, None, st, old)
+                    self.file_changed(self.path_of(disk_prefix + name), key, None, st, old)
         finally:
             r.files_seen += seen
             r.bytes_seen += seen_bytes
@@ -534,11 +535,16 @@ class _Scanner:
         if isinstance(st, OSError):
             self.fail(key, f"cannot read: {_reason(st)}")
             return
-        if kname != de.name and self.collides(de.path, kname, key, st):
+        path = self.path_of(disk_rel)
+        if kname != de.name and self.collides(path, kname, key, st):
             self.fail(key, _twin_message(de.name), protect=False)
             return
         raw = raw_for(disk_rel, key)
-        self.visit(de.path, key, raw, st, disk_rel, differs or raw is not None)
+        self.visit(path, key, raw, st, disk_rel, differs or raw is not None)
+
+    def path_of(self, disk_rel: str) -> str:
+        """The absolute path of an item (listings give bare names: see list_dir)."""
+        return os.path.join(self.root, disk_rel)
 
     def collides(self, path: str, kname: str, key: str, st: os.stat_result) -> bool:
         """Another item of the same folder already owns this key (NFC vs NFD twins)."""

@@ -298,7 +298,9 @@ class ScandirSpy:
         real = os.scandir
 
         def spy(path):  # type: ignore[no-untyped-def]
-            self.listed.append(os.fsdecode(path))
+            # listing.list_dir lists folders through a descriptor where it can.
+            name = os.readlink(f"/proc/self/fd/{path}") if isinstance(path, int) else path
+            self.listed.append(os.fsdecode(name))
             return real(path)
 
         monkeypatch.setattr(indexer.os, "scandir", spy)
