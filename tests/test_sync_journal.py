@@ -276,3 +276,25 @@ def test_removing_the_last_clean_conduit_stops_its_locations_journal(library, tm
     r = FileSyncService(library).sync(other.id)
     assert r.status == "completed" and r.verified
     assert read_tree(tmp_path / "backup") == read_tree(src)
+
+
+def test_a_big_run_is_verified_by_rescanning_what_it_wrote_even_with_a_trusted_index(
+    library, tmp_path, monkeypatch
+):
+    """With the watcher vouching for the index (the app's runs), a run that wrote to many
+    folders still rescans its whole endpoint to verify: the watcher's dirty list is from
+    before the run and does not cover what the run wrote."""
+    src, dst, cid = _pair(library, tmp_path, "mirror", TREE)
+    for rel in TREE:
+        (src / rel).write_text(f"edited {rel}")
+    (src / "top.txt").write_text("new at the top: the run writes to the endpoint's own folder")
+    c = get_conduit(library, cid)
+    scan(library, c.source_location_id)  # as the watcher's own rescans would have
+    _after_execute(
+        monkeypatch, lambda: (dst / "d2" / "f3.txt").write_text("changed behind the run's back")
+    )
+    svc = FileSyncService(library)
+    svc.trusted_dirty = {c.source_location_id: set(), c.target_location_id: set()}
+    r = svc.sync(cid, force=True)  # every file changed: the safety check would ask
+    assert r.copied == len(TREE) + 1 and not r.verified
+    assert any("still differing" in w for w in r.warnings)

@@ -204,11 +204,15 @@ class FileSyncService:
             subtrees: list[str | None]
             if under is not None:
                 subtrees = [side.full_key(under)]
-            elif touched is not None and touched[side.name] is not None:
-                subtrees = [
-                    side.full_key(k) if k else (side.prefix or None)
-                    for k in touched[side.name] or []
-                ]
+            elif touched is not None:
+                # The verify: what this run wrote, which a watcher's dirty list from before
+                # the run does not cover (None: the whole endpoint).
+                folders = touched[side.name]
+                subtrees = (
+                    [side.prefix or None]
+                    if folders is None
+                    else [side.full_key(k) if k else (side.prefix or None) for k in folders]
+                )
             elif self.trusted_dirty is not None and side.location_id in self.trusted_dirty:
                 subtrees = [
                     s
