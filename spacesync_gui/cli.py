@@ -413,28 +413,33 @@ def _progress_printer() -> Callable[[Any], None]:
     return show
 
 
-def _quick_noops(args: argparse.Namespace) -> tuple[list[int] | None, dict[int, Any]]:
-    """The conduits this sync runs (None: not known without the engine), and the reports
-    of those proven to have nothing to do, recorded without loading the engine
-    (engine/quick_noop.py); the others take the full sync."""
+def _quick_noops(
+    args: argparse.Namespace,
+) -> tuple[list[int] | None, dict[int, Any], dict[int, dict[int, set[str]]]]:
+    """The conduits this sync runs (None: not known without the engine); the reports of
+    those proven to have nothing to do, recorded without loading the engine
+    (engine/quick_noop.py); and, for others, the folders found changed (the full sync
+    rescans only those)."""
     from .engine.paths import resolve_data_dir
     from .engine.quick_noop import conduits_to_sync, try_sync
 
     data_dir = resolve_data_dir(args.data_dir)
     ids = [args.id] if args.id else conduits_to_sync(data_dir)
-    done = {}
+    done, changed = {}, {}
     for cid in ids or []:
-        report = try_sync(data_dir, cid)
-        if report is not None:
-            done[cid] = report
-    return ids, done
+        outcome = try_sync(data_dir, cid)
+        if outcome.report is not None:
+            done[cid] = outcome.report
+        elif outcome.changed is not None:
+            changed[cid] = outcome.changed
+    return ids, done, changed
 
 
 def cmd_sync(args: argparse.Namespace, out: Out) -> int:
     if (args.id is None) == (not args.all):
         raise UserError("sync: name one conduit ID or --all (see spacesync sync --help)")
     # Before the engine's imports: they cost as much as a whole no-op.
-    ids, done = (None, {}) if args.dry_run else _quick_noops(args)
+    ids, done, changed = (None, {}, {}) if args.dry_run else _quick_noops(args)
     if ids is not None and len(done) == len(ids):
         return _sync_results(args, out, [done[cid] for cid in ids])
     from .engine import conduits
@@ -447,9 +452,14 @@ def cmd_sync(args: argparse.Namespace, out: Out) -> int:
     ids = [args.id] if args.id else [c.id for c in conduits.list_conduits(lib) if not c.paused]
     if args.id:
         conduits.get_conduit(lib, args.id)  # unknown id: exit 2 before anything else
-    reports = [
-        done.get(cid) or service.sync(cid, dry_run=args.dry_run, force=args.force) for cid in ids
-    ]
+    reports = []
+    for cid in ids:
+        if cid in done:
+            reports.append(done[cid])
+            continue
+        # The quick check's walk vouches for the folders it did not name.
+        service.trusted_dirty = changed.get(cid)
+        reports.append(service.sync(cid, dry_run=args.dry_run, force=args.force))
     if emit is not ignore_events:
         sys.stderr.write("\r\033[K")
     return _sync_results(args, out, reports)

@@ -15,8 +15,11 @@ from pathlib import Path
 import pytest
 
 from spacesync_gui.engine import quick_noop
+from spacesync_gui.engine import service as service_mod
 from spacesync_gui.engine.conduits import add_conduit, edit_conduit, get_conduit, set_paused
+from spacesync_gui.engine.listing import changed_folders, digest, digest_seed, list_dir
 from spacesync_gui.engine.locations import set_ignore
+from spacesync_gui.engine.rules import IgnoreRules
 from spacesync_gui.engine.runlock import conduit_lock
 from spacesync_gui.engine.service import FileSyncService
 from tests.sync_helpers import read_tree, versions_content, write_tree
@@ -85,7 +88,8 @@ def child_pids() -> set[str]:
 
 
 def quick(lib, cid: int):
-    return quick_noop.try_sync(lib.data_dir, cid)
+    """The recorded report of a proven no-op, or None."""
+    return quick_noop.try_sync(lib.data_dir, cid).report
 
 
 def test_records_exactly_what_the_full_no_op_records(clean):
@@ -134,7 +138,9 @@ def test_any_change_is_left_to_the_full_sync(clean, change, cli):
         "mode changed on the target": lambda: (dst / "a.txt").chmod(0o600),
     }[change]()
     before, children = dump(lib), child_pids()
-    assert quick(lib, cid) is None
+    outcome = quick_noop.try_sync(lib.data_dir, cid)
+    assert outcome.report is None
+    assert outcome.changed and any(outcome.changed.values())  # the folders to rescan
     assert dump(lib) == before  # nothing recorded, nothing changed
     assert child_pids() == children  # the walk in the child, if any, ended and was reaped
     r = cli("sync", str(cid))  # the command: the full sync does the work
@@ -310,3 +316,47 @@ def test_an_endpoint_inside_a_location_is_proven_on_its_subtree(library, tmp_pat
     assert quick(library, part.id) is not None
     os.utime(top / "sub", ns=(0, 10**18))  # the endpoint folder's own entry is stale
     assert quick(library, part.id) is None
+
+
+def test_the_folders_the_quick_walk_found_changed_are_all_the_full_sync_rescans(
+    clean, cli, monkeypatch
+):
+    lib, cid, src, dst = clean
+    c = get_conduit(lib, cid)
+    (src / "d/e/f/deep.txt").write_text("D2")  # its folder's listing changes, no other
+    outcome = quick_noop.try_sync(lib.data_dir, cid)
+    assert outcome.report is None
+    assert outcome.changed == {c.source_location_id: {"d/e/f"}, c.target_location_id: set()}
+    scans: list[tuple] = []
+    real_scan = service_mod.scan
+
+    def spy(lib, location_id, subtree=None, **kw):  # noqa: ANN001, ANN202
+        scans.append((location_id, subtree))
+        return real_scan(lib, location_id, subtree, **kw)
+
+    monkeypatch.setattr(service_mod, "scan", spy)
+    r = cli("sync", str(cid))
+    assert r.json["copied"] == 1 and r.json["verified"]
+    assert read_tree(dst) == read_tree(src)
+    assert scans[0] == (c.source_location_id, "d/e/f")  # the refresh: that folder alone
+    assert (c.source_location_id, None) not in scans
+
+
+def test_too_many_changed_folders_mean_a_full_rescan(tmp_path: Path):
+    root = tmp_path / "tree"
+    write_tree(root, {"a/x": "1", "b/y": "2", "c/z": "3"})
+    rules = IgnoreRules([])
+    seed = digest_seed(rules)
+    digests = {}
+    for key in ("", "a", "b", "c"):
+        listing, whole, _ = list_dir(str(root / key))
+        assert whole
+        digests[key] = digest(seed, listing)
+    never = lambda: False  # noqa: E731
+    assert changed_folders(str(root), digests, rules, never) == []
+    (root / "a" / "x").write_text("11")
+    (root / "b" / "y").write_text("22")
+    assert sorted(changed_folders(str(root), digests, rules, never) or []) == ["a", "b"]
+    assert changed_folders(str(root), digests, rules, never, limit=1) is None
+    del digests["c"]  # a folder without a digest is not vouched for
+    assert sorted(changed_folders(str(root), digests, rules, never) or []) == ["a", "b", "c"]

@@ -4,8 +4,8 @@ A listing is a folder's items (built-in ignores left out) with their lstat. Its 
 (names and stat data) is stored on the folder's entry at a clean scan and cleared by a
 trigger whenever a child entry changes (db.DIGEST_TRIGGERS), so a folder listing the same
 digest again has entries that still match the disk. The indexer uses this to skip such
-folders; `matches_index` uses it to prove that nothing in a location changed, which is
-all a no-op sync needs to know (quick_noop.py).
+folders; `changed_folders` uses it to find the folders of a location that changed since
+(none: a no-op sync; a few: rescan just those; quick_noop.py).
 
 SQLAlchemy-free: the quick no-op sync imports this without loading the engine.
 """
@@ -174,34 +174,37 @@ def load_digests(db: sqlite3.Connection, location_id: int, subtree: str) -> dict
     return digests
 
 
-def matches_index(
+def changed_folders(
     root: str,
     digests: dict[str, str],
     rules: IgnoreRules,
     should_stop: Callable[[], bool],
     subtree: str = "",
-) -> bool:
-    """Whether every folder of the location at `root` (at and below the folder `subtree`,
-    a plain ASCII key) lists the digest stored at its last clean scan (`digests`, from
-    load_digests): then a rescan would find nothing to change, and would change nothing.
-    False at the first folder that differs, cannot be listed whole, or has no digest, and
-    once `should_stop()` says so."""
+    limit: int = 32,
+) -> list[str] | None:
+    """The folders of the location at `root` (at and below the folder `subtree`, a plain
+    ASCII key) whose listing is not the one their stored digest vouches for (`digests`,
+    from load_digests): changed, unreadable, or without a digest. Every other folder's
+    entries match the disk, so a rescan of just these subtrees finds what a full rescan
+    finds ([] : nothing). None once more than `limit` differ (rescan everything) or
+    `should_stop()` says so."""
     seed = digest_seed(rules)
     user_rules = rules if rules else None  # None: skip pathspec entirely
     top = os.path.join(root, subtree) if subtree else root
     stack: list[Pending] = [(top, subtree, subtree, False)]
+    changed: list[str] = []
     while stack:
         if should_stop():
-            return False
+            return None
         path, key, disk, differs = stack.pop()
-        listed = list_dir(path)
-        if listed is None or not listed[1]:
-            return False
-        listing = listed[0]
+        listing, whole, _ = list_dir(path) or ([], False, None)
         stored = digests.get(key)
-        if stored is None or digest(seed, listing) != stored:
-            return False
+        if not whole or stored is None or digest(seed, listing) != stored:
+            changed.append(key)  # its rescan covers everything below it
+            if len(changed) > limit:
+                return None
+            continue
         prefix = key + "/" if key else ""
         disk_prefix = disk + "/" if disk else ""
         stack.extend(known_children(listing, path, prefix, disk_prefix, differs, user_rules)[2])
-    return True
+    return changed

@@ -6,23 +6,26 @@ has work to do only if something changed on disk or in the library since; this c
 exactly that with the standard library and the folder digests (listing.py), both sides at
 once (one of them in a forked child), and records the run as the full sync would have.
 
-It decides nothing on its own: at the first thing it cannot prove unchanged (a folder
-whose listing differs, a settings or index change, a location not online, an endpoint
-below a name that is not plain ASCII, a schema to migrate, a busy database) it returns
-None and the caller runs the real sync, which then does whatever that finds. What it
-writes is what the full path writes for a clean no-op: the scans' bookkeeping (errors,
-last_scan, journal cap), one completed and verified generation, the conduit's last sync
-and its clean token, and the journal position.
+It decides nothing on its own: whatever it cannot prove unchanged (a settings or index
+change, a location not online, an endpoint below a name that is not plain ASCII, a schema
+to migrate, a busy database, folders whose listing differs) it leaves, unchanged, to the
+real sync. When only some folders differ (a few: listing.changed_folders), it names them,
+and the real sync rescans just those subtrees, as it does for a watcher's dirty list: the
+walk that found them is not paid for twice. What it writes for a no-op is what the full
+path writes: the scans' bookkeeping (errors, last_scan, journal cap), one completed and
+verified generation, the conduit's last sync and its clean token, the journal position.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import pickle
 import signal
 import sqlite3
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from stat import S_ISDIR
 
@@ -32,7 +35,7 @@ from .constants import DIR, ONLINE
 from .errors import Refused
 from .forking import can_fork, fork_child
 from .library_file import DB_NAME, SCHEMA_VERSION, set_pragmas
-from .listing import load_digests, matches_index
+from .listing import changed_folders, load_digests
 from .markers import probe_state
 from .paths import is_within, tmp_dir
 from .results import RunReport
@@ -47,25 +50,47 @@ _CONDUIT_COLS = (
 )
 
 
-# A walk of one side: True if it matches its index; polls its argument to stop early.
-_Walk = Callable[[Callable[[], bool]], bool]
+# A walk of one side: the folders that changed (None: too many); polls its argument to
+# stop early.
+_Walk = Callable[[Callable[[], bool]], "list[str] | None"]
 
 
 class _NotProven(Exception):
     """Something the quick check does not vouch for: the full sync runs instead."""
 
 
-def try_sync(data_dir: Path, conduit_id: int) -> RunReport | None:
-    """The report of a sync of `conduit_id` that found nothing to do, recorded in the
-    library; None when that could not be proven (then nothing was changed)."""
+class _Changed(Exception):
+    """The walks found these folders changed (location id -> keys), all else unchanged."""
+
+    def __init__(self, folders: dict[int, set[str]]) -> None:
+        super().__init__()
+        self.folders = folders
+
+
+@dataclass
+class Outcome:
+    """What the quick check found: the recorded report of a no-op, or else (when the walks
+    could tell) the folders that changed, location id -> keys: every other folder matches
+    its index entries, so the full sync need rescan only these (its `trusted_dirty`)."""
+
+    report: RunReport | None = None
+    changed: dict[int, set[str]] | None = None
+
+
+def try_sync(data_dir: Path, conduit_id: int) -> Outcome:
+    """A sync of `conduit_id` that finds nothing to do, recorded in the library (the
+    outcome's report); else nothing was changed, and the outcome may name the folders
+    that changed."""
     db = _connect(data_dir)
     if db is None:
-        return None
+        return Outcome()
     try:
         with conduit_lock(data_dir, conduit_id):
-            return _sync(db, conduit_id)
+            return Outcome(report=_sync(db, conduit_id))
+    except _Changed as e:
+        return Outcome(changed=e.folders)
     except (_NotProven, Refused, sqlite3.Error, OSError, ValueError):
-        return None
+        return Outcome()
     finally:
         db.close()
 
@@ -125,8 +150,14 @@ def _sync(db: sqlite3.Connection, conduit_id: int) -> RunReport:
     if a == b or is_within(a, b) or is_within(b, a):
         raise _NotProven
     checks = [_walker(db, loc, *roots[loc], prefix) for loc, prefix in sides]
-    if not _both_unchanged(*checks):
-        raise _NotProven
+    found = _walk_both(*checks)
+    if found != ([], []):
+        if None in found:
+            raise _NotProven
+        changed: dict[int, set[str]] = {}
+        for (loc, _), keys in zip(sides, found, strict=True):
+            changed.setdefault(loc, set()).update(keys or ())
+        raise _Changed(changed)
     if keep_days or keep_count:
         from .versions import prune_versions
 
@@ -169,7 +200,7 @@ def _walker(db: sqlite3.Connection, loc: int, root: str, patterns: list[str], ke
     if key:
         _check_endpoint(db, loc, root, key, rules)
     digests = load_digests(db, loc, key)
-    return lambda should_stop: matches_index(root, digests, rules, should_stop, key)
+    return lambda should_stop: changed_folders(root, digests, rules, should_stop, key)
 
 
 def _check_endpoint(
@@ -198,35 +229,45 @@ def _check_endpoint(
         raise _NotProven
 
 
-def _both_unchanged(first: _Walk, second: _Walk) -> bool:
-    """Both walks at once where this process may fork (the second in a child, whose exit
-    status is the answer); either one finding a difference ends the other."""
+def _walk_both(first: _Walk, second: _Walk) -> tuple[list[str] | None, list[str] | None]:
+    """Both walks at once where this process may fork (the second in a child, which sends
+    its answer through a pipe); either one giving up (too much changed) ends the other."""
     if not can_fork():
-        return first(_never) and second(_never)
+        mine = first(_never)
+        return mine, (second(_never) if mine is not None else None)
+    read_fd, write_fd = os.pipe()
 
     def child() -> None:
-        if not second(_never):
-            raise _NotProven
+        os.close(read_fd)
+        found = second(_never)
+        if found is None:
+            raise _NotProven  # exit status 1: the parent stops its own walk
+        with os.fdopen(write_fd, "wb") as out:
+            out.write(pickle.dumps(found))
 
     pid = fork_child(child)
+    os.close(write_fd)
     ended: list[int] = []  # the child's wait status, once reaped
 
-    def child_differs() -> bool:
+    def child_gave_up() -> bool:
         if not ended:
             done, status = os.waitpid(pid, os.WNOHANG)
             if done:
                 ended.append(status)
         return bool(ended) and not _succeeded(ended[0])
 
-    same = False
+    mine = None
     try:
-        same = first(child_differs)
+        mine = first(child_gave_up)
     finally:
+        if mine is None and not ended:
+            os.kill(pid, signal.SIGKILL)  # only reads: nothing to clean up
+        with os.fdopen(read_fd, "rb") as answer:
+            data = answer.read()  # until the child ends: before waiting, so it never blocks
         if not ended:
-            if not same:
-                os.kill(pid, signal.SIGKILL)  # only reads: nothing to clean up
             ended.append(os.waitpid(pid, 0)[1])
-    return same and _succeeded(ended[0])
+    theirs = pickle.loads(data) if data and _succeeded(ended[0]) else None
+    return mine, theirs
 
 
 def _succeeded(status: int) -> bool:

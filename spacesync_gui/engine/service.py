@@ -88,7 +88,8 @@ class FileSyncService:
         # daemon through their CopyHelper).
         self.fork_workers = fork_workers
         # Optional: location id -> subtrees to rescan, when a healthy watcher vouches for
-        # the rest of the index (set per run by the runtime).
+        # the rest of the index (set per run by the runtime), or the CLI's quick check
+        # walked it (quick_noop.py). The verify rescans what the run wrote regardless.
         self.trusted_dirty: dict[int, set[str]] | None = None
         self._scan_errors: list[dict[str, str]] = []
         self._clean: str | None = None  # the token to store if this run ends clean
