@@ -163,7 +163,9 @@ def _sync(db: sqlite3.Connection, conduit_id: int) -> RunReport:
 
         for root, _ in roots.values():
             prune_versions(root, keep_days, keep_count)
-    return RunReport(conduit_id, generation=_record(db, conduit_id, token, src, dst), verified=True)
+    return RunReport(
+        conduit_id, generation=_record(db, conduit_id, token, settings, src, dst), verified=True
+    )
 
 
 def _online_root(db: sqlite3.Connection, loc: int) -> tuple[str, list[str]]:
@@ -278,13 +280,15 @@ def _never() -> bool:
     return False
 
 
-def _record(db: sqlite3.Connection, conduit_id: int, token: Token, src: int, dst: int) -> int:
+def _record(
+    db: sqlite3.Connection, conduit_id: int, token: Token, settings: str, src: int, dst: int
+) -> int:
     """Write what the full path writes for a clean no-op, in one transaction, provided the
     token still holds (else someone changed the index meanwhile: the full sync runs)."""
     now = time.time()
     db.execute("BEGIN IMMEDIATE")
     try:
-        again = read_token(db, conduit_id, src, dst, token.current.rsplit(":", 1)[1])
+        again = read_token(db, conduit_id, src, dst, settings)
         if again.current != token.current or again.stored != token.stored:
             raise _NotProven
         for loc in (src, dst):  # the scans' own bookkeeping (indexer.scan_location)
