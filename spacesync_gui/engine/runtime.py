@@ -31,6 +31,9 @@ from .watcher import WatchedLocation, Watcher
 
 log = logging.getLogger(__name__)
 
+# Runs in a row an instant conduit gets for items its verify found changed during the run.
+MAX_FOLLOW_UPS = 3
+
 
 @dataclass
 class _Request:
@@ -81,6 +84,7 @@ class EngineRuntime:
         self._users: dict[int, list[int]] = {}
         self._instant: set[int] = set()
         self._watched: set[int] = set()
+        self._follow_ups: dict[int, int] = {}  # conduit id -> follow-up runs in a row
         self.idle = threading.Event()  # set while no run is in progress (tests, shutdown)
         self.idle.set()
 
@@ -233,10 +237,33 @@ class EngineRuntime:
         self.scheduler.started(cid)
         self.idle.clear()
         try:
-            return self._with_trust(lambda: self.service.sync(cid, force=force))
+            report = self._with_trust(lambda: self.service.sync(cid, force=force))
+            self._follow_up(cid, report)
+            return report
         finally:
             self.scheduler.finished(cid)
             self.idle.set()
+
+    def _follow_up(self, cid: int, report: RunReport) -> None:
+        """An instant conduit runs again when its verify found items that changed during
+        the run: the verify's rescan put them in the index, so the watcher's rescan of the
+        same change finds nothing new and would not start a run. Bounded, so a file that
+        never verifies does not keep the engine busy; a watcher-seen change resets it."""
+        changed_during_run = (
+            report.status == "completed"
+            and not report.dry_run
+            and not report.verified
+            and not report.errors
+        )
+        if cid not in self._instant or not changed_during_run:
+            self._follow_ups.pop(cid, None)
+            return
+        done = self._follow_ups.get(cid, 0)
+        if done >= MAX_FOLLOW_UPS:
+            log.warning("conduit %s: still differing after %s follow-up runs", cid, done)
+            return
+        self._follow_ups[cid] = done + 1
+        self.scheduler.notify_change(cid)
 
     def _scheduled_run(self, cid: int) -> None:
         try:
@@ -334,6 +361,7 @@ class EngineRuntime:
             return  # e.g. the engine's own writes, already in the index
         for cid in self._users.get(location_id, []):
             if cid in self._instant:
+                self._follow_ups.pop(cid, None)
                 self.scheduler.notify_change(cid)
 
     def _state_changed(self, location_id: int, state: str) -> None:

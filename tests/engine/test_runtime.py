@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from spacesync_gui.engine import conduits
-from spacesync_gui.engine.events import RunFinished
+from spacesync_gui.engine.events import RunFinished, RunPhase
 from spacesync_gui.engine.runtime import EngineRuntime
 
 
@@ -38,18 +38,25 @@ class Runs:
             return len(self.finished)
 
 
-@pytest.fixture
-def instant(library, tmp_path: Path):
+def start_instant(library, tmp_path: Path, emit) -> tuple[Path, Path, object, EngineRuntime]:
+    """A bidirectional instant conduit with a runtime started and its first run done."""
     src, dst = tmp_path / "src", tmp_path / "dst"
     src.mkdir()
     dst.mkdir()
     (src / "seed.txt").write_text("seed")
     c = conduits.add_conduit(library, src, dst, "bidirectional", schedule="instant")
-    runs = Runs()
-    rt = EngineRuntime(library, runs, quiet=0.2, instant_quiet=0.3)
+    rt = EngineRuntime(library, emit, quiet=0.2, instant_quiet=0.3)
     rt.start()
     # The first run (a new instant conduit is due once) brings both sides together.
     wait_for(lambda: (dst / "seed.txt").exists(), what="the initial sync")
+    wait_for(rt.idle.is_set)
+    return src, dst, c, rt
+
+
+@pytest.fixture
+def instant(library, tmp_path: Path):
+    runs = Runs()
+    src, dst, c, rt = start_instant(library, tmp_path, runs)
     wait_for(lambda: runs.count() >= 1 and rt.idle.is_set())
     yield src, dst, c, rt, runs
     rt.stop(timeout=5)
@@ -136,3 +143,75 @@ def test_interval_conduit_runs_when_due(library, tmp_path):
         assert runs.count() == 1
     finally:
         rt.stop()
+
+
+def test_a_change_the_verify_absorbs_is_synced_without_another_event(library, tmp_path):
+    """A user's change made while a run verifies is picked up by the verify's rescan, so
+    the watcher's later rescan finds nothing new; the run reported it unsynced, and an
+    instant conduit must run again for it rather than wait for some other change."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    runs = Runs()
+    moved = threading.Event()
+
+    def emit(ev) -> None:
+        runs(ev)
+        # In the engine thread, just before the verify rescans what the run wrote.
+        if (
+            isinstance(ev, RunPhase)
+            and ev.phase == "verifying"
+            and not moved.is_set()
+            and (src / "a.txt").exists()
+        ):
+            # Past the file system's timestamp tick: the folder's mtime then differs from
+            # the one the run recorded, so the verify rescans the folder and sees the move.
+            time.sleep(0.05)
+            (src / "seed.txt").rename(src / "c.txt")
+            moved.set()
+
+    rt = start_instant(library, tmp_path, emit)[3]
+    try:
+        (dst / "a.txt").write_text("a")
+        wait_for(moved.is_set, what="the run that copies a.txt")
+        wait_for(
+            lambda: (dst / "c.txt").exists() and not (dst / "seed.txt").exists(),
+            timeout=15,
+            what="the move made during the verify",
+        )
+        wait_for(lambda: rt.idle.is_set())
+        summaries = [r.summary for r in runs.finished]
+        # The run during which it happened said so; the follow-up run moved it.
+        assert any(not r["verified"] and r["warnings"] for r in summaries), summaries
+        assert summaries[-1]["moved"] == 1 and summaries[-1]["verified"], summaries
+    finally:
+        rt.stop(timeout=5)
+
+
+def test_follow_up_runs_are_bounded(library, tmp_path):
+    """Something that changes during every run's verify gets 3 follow-up runs, not an
+    endless loop (each change is absorbed by a verify, so no watcher rescan starts one)."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    runs = Runs()
+    armed = threading.Event()
+    edits: list[Path] = []
+
+    def emit(ev) -> None:
+        runs(ev)
+        if isinstance(ev, RunPhase) and ev.phase == "verifying" and armed.is_set():
+            # Edit the copy this run just made (a new size each time), so its verify finds
+            # it changed: the first run copies ping.txt to the source, each follow-up copies
+            # the last edit back the other way.
+            side = (src, dst)[len(edits) % 2]
+            edits.append(side / "ping.txt")
+            edits[-1].write_text("x" * (len(edits) + 2))
+
+    rt = start_instant(library, tmp_path, emit)[3]
+    try:
+        before = runs.count()
+        armed.set()
+        (dst / "ping.txt").write_text("e")
+        wait_for(lambda: runs.count() - before >= 4, what="the run and its follow-ups")
+        time.sleep(2.5)  # several quiet periods: no fifth run
+        summaries = [r.summary for r in runs.finished[before:]]
+        assert len(summaries) == 4 and not any(r["verified"] for r in summaries), summaries
+    finally:
+        rt.stop(timeout=5)
