@@ -138,6 +138,14 @@ def list_locations(lib: Library) -> list[LocationInfo]:
     return [_info(r) for r in _all_rows(lib)]
 
 
+def change_counters(lib: Library) -> dict[int, int]:
+    """Each location's change counter (kept by triggers on its entries, db.py): it moves
+    whenever anything in that location's index changes, whoever changed it."""
+    with lib.session() as s:
+        rows = s.execute(select(models.Location.id, models.Location.changes)).all()
+        return {loc_id: changes for loc_id, changes in rows}
+
+
 def get_location(lib: Library, location_id: int) -> LocationInfo:
     with lib.session() as s:
         row = s.get(models.Location, location_id)

@@ -23,7 +23,7 @@ from .conduits import list_conduits, set_paused
 from .db import Library
 from .errors import SpaceSyncError
 from .events import Emit, EngineWarning, LocationStateChanged
-from .locations import list_locations, refresh_state, scan
+from .locations import change_counters, list_locations, refresh_state, scan
 from .results import RunReport
 from .scheduler import INSTANT, Scheduler, parse_schedule
 from .service import FileSyncService
@@ -85,6 +85,8 @@ class EngineRuntime:
         self._instant: set[int] = set()
         self._watched: set[int] = set()
         self._follow_ups: dict[int, int] = {}  # conduit id -> follow-up runs in a row
+        # conduit id -> its locations' change counters when its last run ended
+        self._seen: dict[int, dict[int, int]] = {}
         self.idle = threading.Event()  # set while no run is in progress (tests, shutdown)
         self.idle.set()
 
@@ -242,7 +244,20 @@ class EngineRuntime:
             return report
         finally:
             self.scheduler.finished(cid)
+            self._remember(cid)
             self.idle.set()
+
+    def _remember(self, cid: int) -> None:
+        """What the conduit has seen of its locations' indexes, as its run ends."""
+        try:
+            counters = change_counters(self.lib)
+        except Exception:  # the run's own failure (e.g. a broken database) is reported
+            log.exception("conduit %s: could not read the change counters", cid)
+            self._seen.pop(cid, None)  # unknown: any later rescan counts as news
+            return
+        self._seen[cid] = {
+            loc: counters.get(loc, 0) for loc, cids in self._users.items() if cid in cids
+        }
 
     def _follow_up(self, cid: int, report: RunReport) -> None:
         """An instant conduit runs again when its verify found items that changed during
@@ -357,10 +372,15 @@ class EngineRuntime:
             return
         if full and self.watcher is not None:
             self.watcher.mark_scanned(location_id, started)
-        if not changes:
-            return  # e.g. the engine's own writes, already in the index
+        # A change this rescan finds nothing new about may still be news to a conduit: a
+        # run of another conduit sharing the location may have rescanned it first. The
+        # location's change counter tells: it moved since this conduit's last run ended.
+        # (The engine's own writes are in the index already and move nothing.)
+        now = change_counters(self.lib).get(location_id, 0) if not changes else 0
         for cid in self._users.get(location_id, []):
-            if cid in self._instant:
+            if cid in self._instant and (
+                changes or self._seen.get(cid, {}).get(location_id) != now
+            ):
                 self._follow_ups.pop(cid, None)
                 self.scheduler.notify_change(cid)
 

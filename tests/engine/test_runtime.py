@@ -215,3 +215,37 @@ def test_follow_up_runs_are_bounded(library, tmp_path):
         assert len(summaries) == 4 and not any(r["verified"] for r in summaries), summaries
     finally:
         rt.stop(timeout=5)
+
+
+def test_a_change_another_conduits_run_absorbs_still_reaches_this_one(library, tmp_path):
+    """Two instant conduits share a source. A change saved just as the second one's run
+    starts is rescanned by that run (the watcher had not delivered it yet), so the
+    watcher's later rescan finds nothing new; the first conduit, whose run was over, must
+    still get it."""
+    src, one, two = tmp_path / "src", tmp_path / "one", tmp_path / "two"
+    for d in (src, one, two):
+        d.mkdir()
+    (src / "seed.txt").write_text("seed")
+    first = conduits.add_conduit(library, src, one, "mirror", schedule="instant")
+    conduits.add_conduit(library, src, two, "mirror", schedule="instant")
+    runs = Runs()
+    armed = threading.Event()
+
+    def emit(ev) -> None:
+        runs(ev)
+        if isinstance(ev, RunFinished) and ev.conduit_id == first.id and armed.is_set():
+            armed.clear()
+            (src / "late.txt").write_text("saved as the second run starts")
+            time.sleep(0.05)  # seen by the watcher, not yet delivered (quiet 0.2 s)
+
+    rt = EngineRuntime(library, emit, quiet=0.2, instant_quiet=0.3)
+    rt.start()
+    try:
+        wait_for(lambda: (one / "seed.txt").exists() and (two / "seed.txt").exists())
+        wait_for(rt.idle.is_set)
+        armed.set()
+        (src / "first.txt").write_text("both conduits run for this")
+        wait_for(lambda: (two / "late.txt").exists(), what="the second conduit's copy")
+        wait_for(lambda: (one / "late.txt").exists(), timeout=10, what="the first's copy")
+    finally:
+        rt.stop(timeout=5)
