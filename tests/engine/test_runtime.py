@@ -249,3 +249,23 @@ def test_a_change_another_conduits_run_absorbs_still_reaches_this_one(library, t
         wait_for(lambda: (one / "late.txt").exists(), timeout=10, what="the first's copy")
     finally:
         rt.stop(timeout=5)
+
+
+def test_instant_conduits_in_a_chain_pass_a_change_along(library, tmp_path):
+    """src -> mid -> dst: what the first conduit writes into mid is its own write (already
+    in the index, so the watcher's rescan finds nothing new), yet news to the second."""
+    src, mid, dst = tmp_path / "src", tmp_path / "mid", tmp_path / "dst"
+    for d in (src, mid, dst):
+        d.mkdir()
+    (src / "seed.txt").write_text("seed")
+    conduits.add_conduit(library, src, mid, "mirror", schedule="instant")
+    conduits.add_conduit(library, mid, dst, "mirror", schedule="instant")
+    rt = EngineRuntime(library, Runs(), quiet=0.2, instant_quiet=0.3)
+    rt.start()
+    try:
+        wait_for(lambda: (dst / "seed.txt").exists(), what="the seed at the end of the chain")
+        wait_for(rt.idle.is_set)
+        (src / "new.txt").write_text("passed along")
+        wait_for(lambda: (dst / "new.txt").exists(), timeout=15, what="the end of the chain")
+    finally:
+        rt.stop(timeout=5)
