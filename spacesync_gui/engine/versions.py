@@ -224,7 +224,12 @@ class Remover:
         taken)."""
         for dest in self._candidates(rel):
             for _ in range(3):
-                os.makedirs(os.path.dirname(dest), exist_ok=True)
+                try:
+                    os.makedirs(os.path.dirname(dest), exist_ok=True)
+                except (FileExistsError, NotADirectoryError):
+                    # A file kept under this stamp stands where the folder would go (a
+                    # run in the same second kept `d`, this one keeps `d/b`): next name.
+                    break
                 try:
                     put(dest)
                     return dest

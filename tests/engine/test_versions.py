@@ -31,6 +31,22 @@ def test_delete_versioning_keeps_content_and_mtime(root: Path) -> None:
     assert kept.read_bytes() == b"content" and kept.stat().st_mtime_ns == OLD_NS
 
 
+def test_versions_in_the_same_second_of_a_file_and_then_of_a_path_below_it(root: Path) -> None:
+    """Two runs in one second: the first keeps the file `d`, the second `d/b` (by then
+    `d` is a folder). The store's `d` is a file, so `d/b` goes under the next name."""
+    d = write(root / "d", b"a file named d", OLD_NS)
+    first = Remover(root, "versioning", STAMP).delete(d, item_of(d))
+    b = write(root / "d" / "b", b"b below the folder d", OLD_NS)
+    deep = write(root / "d" / "e" / "a", b"deeper", OLD_NS)
+    second = Remover(root, "versioning", STAMP)
+    kept_b = second.delete(b, item_of(b))
+    kept_deep = second.delete(deep, item_of(deep))
+    assert Path(first).read_bytes() == b"a file named d"
+    assert kept_b == str(versions_dir(root) / f"{STAMP}-2" / "d" / "b")
+    assert Path(kept_b).read_bytes() == b"b below the folder d"
+    assert Path(kept_deep).read_bytes() == b"deeper" and not deep.exists()
+
+
 def test_delete_symlink_versioning_keeps_the_link(root: Path) -> None:
     link = root / "l"
     link.symlink_to("somewhere")
