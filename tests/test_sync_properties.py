@@ -29,7 +29,7 @@ from .sync_helpers import read_tree
 
 # Files and folders of a small namespace, so that operations keep meeting each other.
 NAMES = ["a", "b", "d", "d/a", "d/b", "d/e", "d/e/a"]
-OPS = ["write", "write", "delete", "rename"]
+OPS = ["write", "write", "delete", "rename", "link"]
 
 op = st.tuples(
     st.sampled_from(["src", "dst"]),
@@ -41,9 +41,10 @@ rounds = st.lists(st.lists(op, max_size=6), min_size=1, max_size=4)
 
 
 def _blocked(root: Path, rel: str) -> bool:
-    """A parent of `rel` is a file: nothing can be made there."""
+    """A parent of `rel` is a file or a link: nothing is made there (or through a link)."""
     parts = rel.split("/")[:-1]
-    return any((root / "/".join(parts[: i + 1])).is_file() for i in range(len(parts)))
+    parents = [root / "/".join(parts[: i + 1]) for i in range(len(parts))]
+    return any(p.is_symlink() or p.is_file() for p in parents)
 
 
 def _apply(roots: dict[str, Path], step: tuple[str, str, str, str], n: int) -> None:
@@ -51,21 +52,26 @@ def _apply(roots: dict[str, Path], step: tuple[str, str, str, str], n: int) -> N
     root = roots[side]
     p = root / rel
     if kind == "write":
-        if _blocked(root, rel) or p.is_dir():
+        if _blocked(root, rel) or p.is_dir() or p.is_symlink():
             return
         p.parent.mkdir(parents=True, exist_ok=True)
         # A new length each time: the change shows in the size whatever the mtime tick.
         p.write_text(f"{n}:" + "." * n)
     elif kind == "delete":
-        if p.is_dir():
+        if p.is_dir() and not p.is_symlink():
             shutil.rmtree(p)
-        elif p.exists():
+        elif os.path.lexists(p):
             p.unlink()
+    elif kind == "link":
+        if _blocked(root, rel) or os.path.lexists(p):
+            return
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.symlink_to(other)  # relative to the link's folder: may dangle, may be a folder
     elif kind == "rename":
         q = root / other
         if (
-            not p.exists()
-            or q.exists()
+            not os.path.lexists(p)
+            or os.path.lexists(q)
             or other == rel
             or other.startswith(rel + "/")
             or _blocked(root, other)
@@ -83,8 +89,8 @@ def _contents(root: Path) -> set[str]:
             continue
         for name in files:
             path = Path(dirpath) / name
-            if path.parent == root / META_DIR:
-                continue  # the location's marker
+            if path.parent == root / META_DIR or path.is_symlink():
+                continue  # the location's marker; links are compared by read_tree
             found.add(path.read_text())
     return found
 

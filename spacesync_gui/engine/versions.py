@@ -224,12 +224,16 @@ class Remover:
         taken)."""
         for dest in self._candidates(rel):
             for _ in range(3):
+                # A file or symlink kept under this stamp may stand where a folder would go
+                # (a run in the same second kept `d`, this one keeps `d/b`): next name.
+                # Never through a kept symlink: that would put the version wherever it
+                # points, outside the store.
+                if self._not_a_folder_on_the_way(os.path.dirname(dest)):
+                    break
                 try:
                     os.makedirs(os.path.dirname(dest), exist_ok=True)
                 except (FileExistsError, NotADirectoryError):
-                    # A file kept under this stamp stands where the folder would go (a
-                    # run in the same second kept `d`, this one keeps `d/b`): next name.
-                    break
+                    break  # made meanwhile by someone else
                 try:
                     put(dest)
                     return dest
@@ -241,6 +245,20 @@ class Remover:
                         continue
                     raise
         raise OSError(errno.EEXIST, "no free name in the versions store", rel)
+
+    def _not_a_folder_on_the_way(self, folder: str) -> bool:
+        """Whether a component of `folder` (below the store's root) exists as anything but
+        a real folder."""
+        path = os.fspath(root_versions_dir(self.root))
+        for part in os.path.relpath(folder, path).split(os.sep):
+            path = os.path.join(path, part)
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:
+                return False  # makedirs makes the rest
+            if not stat.S_ISDIR(st.st_mode):
+                return True
+        return False
 
     def _move_to_versions(self, path: str, expect: Item | None) -> str:
         try:

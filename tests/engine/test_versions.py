@@ -47,6 +47,24 @@ def test_versions_in_the_same_second_of_a_file_and_then_of_a_path_below_it(root:
     assert Path(kept_deep).read_bytes() == b"deeper" and not deep.exists()
 
 
+def test_a_kept_symlink_never_leads_a_later_version_out_of_the_store(
+    root: Path, tmp_path: Path
+) -> None:
+    """The first run keeps the symlink `docs` (-> a folder elsewhere), replaced by a real
+    folder; a second run in the same second keeps `docs/x`. Through the kept link it would
+    land in the other folder: it goes under the next stamp name instead."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    link = root / "docs"
+    link.symlink_to(elsewhere)
+    Remover(root, "versioning", STAMP).delete(link, item_of(link))
+    x = write(root / "docs" / "x", b"x in the real folder", OLD_NS)
+    kept = Remover(root, "versioning", STAMP).delete(x, item_of(x))
+    assert list(elsewhere.iterdir()) == []
+    assert kept == str(versions_dir(root) / f"{STAMP}-2" / "docs" / "x")
+    assert Path(kept).read_bytes() == b"x in the real folder"
+
+
 def test_delete_symlink_versioning_keeps_the_link(root: Path) -> None:
     link = root / "l"
     link.symlink_to("somewhere")
