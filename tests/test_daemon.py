@@ -32,6 +32,14 @@ def test_daemon_syncs_on_change_and_stops_on_sigterm(tmp_path, data_dir):
         (src / "hello.txt").write_text("hello")
         wait_for(lambda: (dst / "hello.txt").exists(), timeout=30, what="the instant sync")
         assert (dst / "hello.txt").read_text() == "hello"
+        # The file is in place before the run has verified and recorded it: a SIGTERM
+        # now would stop the run (reported failed, rightly). Stop once it is over.
+        log_file = data_dir / "spacesync.log"
+        wait_for(
+            lambda: "finished: completed, 1 copied" in log_file.read_text(),
+            timeout=30,
+            what="the end of the run",
+        )
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=15)
@@ -43,4 +51,4 @@ def test_daemon_syncs_on_change_and_stops_on_sigterm(tmp_path, data_dir):
             proc.wait()
     assert "daemon stopped" in err
     log = (data_dir / "spacesync.log").read_text()
-    assert "daemon started" in log and "finished: completed" in log
+    assert "daemon started" in log and "finished: completed, 1 copied" in log

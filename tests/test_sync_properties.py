@@ -15,6 +15,7 @@ import itertools
 import os
 import shutil
 import tempfile
+import uuid
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -22,6 +23,7 @@ from hypothesis import strategies as st
 
 from spacesync_gui.engine.conduits import add_conduit
 from spacesync_gui.engine.db import open_library
+from spacesync_gui.engine.history import list_conflicts
 from spacesync_gui.engine.paths import META_DIR
 from spacesync_gui.engine.service import FileSyncService
 
@@ -47,7 +49,7 @@ def _blocked(root: Path, rel: str) -> bool:
     return any(p.is_symlink() or p.is_file() for p in parents)
 
 
-def _apply(roots: dict[str, Path], step: tuple[str, str, str, str], n: int) -> None:
+def _apply(roots: dict[str, Path], step: tuple[str, str, str, str], n: int, tag: str) -> None:
     side, kind, rel, other = step
     root = roots[side]
     p = root / rel
@@ -56,7 +58,8 @@ def _apply(roots: dict[str, Path], step: tuple[str, str, str, str], n: int) -> N
             return
         p.parent.mkdir(parents=True, exist_ok=True)
         # A new length each time: the change shows in the size whatever the mtime tick.
-        p.write_text(f"{n}:" + "." * n)
+        # The tag tells this example's contents from earlier ones (in the shared trash).
+        p.write_text(f"{tag}{n}:" + "." * n)
     elif kind == "delete":
         if p.is_dir() and not p.is_symlink():
             shutil.rmtree(p)
@@ -95,36 +98,61 @@ def _contents(root: Path) -> set[str]:
     return found
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def _trash(home: Path) -> set[str]:
+    files = home / ".local" / "share" / "Trash" / "files"
+    return _contents(files) if files.exists() else set()
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    # The home (and its trash) is shared by the examples on purpose: contents are tagged.
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(
     mode=st.sampled_from(["mirror", "bidirectional"]),
-    conflict=st.sampled_from(["keep-both", "newest", "source", "target", "largest"]),
+    conflict=st.sampled_from(["ask", "keep-both", "newest", "source", "target", "largest"]),
+    keep=st.sampled_from(["source", "target", "both"]),  # the user's answer to "ask"
+    deletes=st.sampled_from(["versioning", "versioning", "trash"]),
     plan=rounds,
 )
-def test_random_edits_sync_to_equal_trees_and_lose_nothing(mode, conflict, plan):
+def test_random_edits_sync_to_equal_trees_and_lose_nothing(
+    _isolated_home, mode, conflict, keep, deletes, plan
+):
+    tag = uuid.uuid4().hex[:8]
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         roots = {"src": base / "src", "dst": base / "dst"}
         for r in roots.values():
             r.mkdir()
-        (roots["src"] / "a").write_text("first")
+        (roots["src"] / "a").write_text(f"{tag}first")
         lib = open_library(base / "data")
+
+        def everything() -> set[str]:
+            return _contents(roots["src"]) | _contents(roots["dst"]) | _trash(_isolated_home)
+
         try:
-            conduit = add_conduit(lib, roots["src"], roots["dst"], mode, conflict=conflict)
+            conduit = add_conduit(
+                lib, roots["src"], roots["dst"], mode, conflict=conflict, deletes=deletes
+            )
             service = FileSyncService(lib)
             counter = itertools.count(1)
             history = []
             for steps in [[]] + plan:
                 for step in steps:
-                    _apply(roots, step, next(counter))
+                    _apply(roots, step, next(counter), tag)
                 history.append(steps)
-                before = _contents(roots["src"]) | _contents(roots["dst"])
+                before = everything()
                 report = service.sync(conduit.id, force=True)
                 assert report.status == "completed" and not report.errors, (history, report)
-                assert report.conflicts == 0, (history, report)
+                for c in list_conflicts(lib, conduit.id):
+                    assert conflict == "ask", (history, report)
+                    done = service.resolve_conflict(c.id, keep)
+                    assert done.status == "completed" and not done.errors, (history, c, done)
+                assert not list_conflicts(lib, conduit.id), history
                 src_tree, dst_tree = read_tree(roots["src"]), read_tree(roots["dst"])
                 assert src_tree == dst_tree, (history, src_tree, dst_tree)
-                after = _contents(roots["src"]) | _contents(roots["dst"])
+                after = everything()
                 assert before <= after, (history, before - after)
                 again = service.sync(conduit.id)
                 assert again.status == "completed" and again.verified, (history, again)

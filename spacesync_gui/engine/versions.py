@@ -137,8 +137,7 @@ class Remover:
         if self.mode == VERSIONING:
             return self._move_to_versions(path, expect)
         if self.mode == TRASH:
-            _send_to_trash(path)
-            return None
+            return self._trash(path, expect)
         self._unlink_checked(path, expect)
         return None
 
@@ -178,8 +177,7 @@ class Remover:
             return None
         kind = kind_of(st)
         if self.mode == TRASH:
-            _send_to_trash(path)
-            return None
+            return self._trash(path, expect)
         if self.mode == PERMANENT:
             if kind == DIR:
                 self._remove_tree(path)
@@ -245,6 +243,18 @@ class Remover:
                         continue
                     raise
         raise OSError(errno.EEXIST, "no free name in the versions store", rel)
+
+    def _trash(self, path: str, expect: Item | None) -> str | None:
+        """To the trash; a symlink the trash refuses goes to the versions store instead
+        (returns where). Send2Trash follows links to check them: a dangling link, or one
+        to something the user may not write, is "not found" or "permission denied"."""
+        try:
+            _send_to_trash(path)
+            return None
+        except OSError:
+            if not os.path.islink(path):
+                raise
+        return self._move_to_versions(path, expect)
 
     def _not_a_folder_on_the_way(self, folder: str) -> bool:
         """Whether a component of `folder` (below the store's root) exists as anything but

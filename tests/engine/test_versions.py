@@ -81,6 +81,23 @@ def test_delete_trash(root: Path) -> None:
     assert not versions_dir(root).exists()
 
 
+def test_trash_mode_keeps_links_the_trash_refuses_in_the_versions_store(root: Path) -> None:
+    """Send2Trash follows a link to check it: a dangling or looping link is "not found".
+    It is still removed, and kept (the link itself) in the versions store."""
+    dangling, loop, fine = root / "dangling", root / "loop", root / "fine"
+    dangling.symlink_to("nowhere")
+    loop.symlink_to("loop")
+    write(root / "real.txt", b"real")
+    fine.symlink_to("real.txt")
+    remover = Remover(root, "trash", STAMP)
+    for link in (dangling, loop, fine):
+        remover.delete(link, item_of(link))
+        assert not os.path.lexists(link)
+    assert os.readlink(versions_dir(root) / STAMP / "dangling") == "nowhere"
+    assert os.readlink(versions_dir(root) / STAMP / "loop") == "loop"
+    assert os.readlink(trash_files() / "fine") == "real.txt"  # a link that resolves: trash
+
+
 def test_trash_same_names_from_threads_never_clobber(root: Path) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
