@@ -18,13 +18,14 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from spacesync_gui.engine.conduits import add_conduit
 from spacesync_gui.engine.db import open_library
 from spacesync_gui.engine.history import list_conflicts
 from spacesync_gui.engine.paths import META_DIR
+from spacesync_gui.engine.quick_noop import try_sync
 from spacesync_gui.engine.service import FileSyncService
 
 from .sync_helpers import read_tree
@@ -114,10 +115,11 @@ def _trash(home: Path) -> set[str]:
     conflict=st.sampled_from(["ask", "keep-both", "newest", "source", "target", "largest"]),
     keep=st.sampled_from(["source", "target", "both"]),  # the user's answer to "ask"
     deletes=st.sampled_from(["versioning", "versioning", "trash"]),
+    quick=st.booleans(),  # first the CLI's quick check (quick_noop.py), as `spacesync sync`
     plan=rounds,
 )
 def test_random_edits_sync_to_equal_trees_and_lose_nothing(
-    _isolated_home, mode, conflict, keep, deletes, plan
+    _isolated_home, mode, conflict, keep, deletes, quick, plan
 ):
     tag = uuid.uuid4().hex[:8]
     with tempfile.TemporaryDirectory() as tmp:
@@ -143,7 +145,19 @@ def test_random_edits_sync_to_equal_trees_and_lose_nothing(
                     _apply(roots, step, next(counter), tag)
                 history.append(steps)
                 before = everything()
+                if quick:
+                    outcome = try_sync(base / "data", conduit.id)
+                    found = "no-op" if outcome.report else "named" if outcome.changed else "no"
+                    event(f"quick check: {found}")
+                    if outcome.report is not None:
+                        # "Nothing changed since the last clean run": it had better be so.
+                        src_tree, dst_tree = read_tree(roots["src"]), read_tree(roots["dst"])
+                        assert src_tree == dst_tree, (history, "quick no-op", src_tree, dst_tree)
+                        continue
+                    # The folders it names are all the full sync rescans.
+                    service.trusted_dirty = outcome.changed
                 report = service.sync(conduit.id, force=True)
+                service.trusted_dirty = None
                 assert report.status == "completed" and not report.errors, (history, report)
                 for c in list_conflicts(lib, conduit.id):
                     assert conflict == "ask", (history, report)
