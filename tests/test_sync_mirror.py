@@ -162,6 +162,25 @@ def test_ignore_patterns_are_never_touched(cli, pair):
     assert read_tree(dst) == {"a.txt": "A", "keep.log": "target-only ignored"}
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap: the index does not know a folder holds ignored items, so its rmdir "
+    "is planned and fails on every run (found by the property test, 2026-11-26)",
+)
+def test_a_deleted_folder_that_holds_ignored_items_is_kept_quietly(cli, pair):
+    src, dst = pair
+    write_tree(src, {"d/x.txt": "X"})
+    cid = _add(cli, src, dst, "--ignore", "*.log")
+    assert cli("sync", str(cid)).code == 0
+    write_tree(dst, {"d/notes.log": "ignored, target only"})
+    (src / "d" / "x.txt").unlink()
+    (src / "d").rmdir()
+    r = cli("sync", str(cid), "--force")
+    # The folder stays (it holds an ignored file), and that is not a failure of the run.
+    assert read_tree(dst) == {"d/notes.log": "ignored, target only"}
+    assert r.code == 0 and not r.json["errors"], r.json
+
+
 def test_folder_rename_is_applied_as_moves(cli, pair):
     src, dst = pair
     write_tree(src, {f"photos/2024/img{i}.jpg": f"image {i} " * 500 for i in range(30)})
