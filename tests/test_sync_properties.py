@@ -28,8 +28,6 @@ from spacesync_gui.engine.paths import META_DIR
 from spacesync_gui.engine.quick_noop import try_sync
 from spacesync_gui.engine.service import FileSyncService
 
-from .sync_helpers import read_tree
-
 # Files and folders of a small namespace, so that operations keep meeting each other.
 NAMES = ["a", "b", "d", "d/a", "d/b", "d/e", "d/e/a"]
 OPS = ["write", "write", "delete", "rename", "link"]
@@ -99,6 +97,23 @@ def _contents(root: Path) -> set[str]:
     return found
 
 
+def _entries(root: Path) -> dict[str, str]:
+    """Every file (content), symlink ('-> target') and folder ('<dir>') below root."""
+    out: dict[str, str] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel_dir = os.path.relpath(dirpath, root)
+        if rel_dir == ".":
+            dirnames[:] = [d for d in dirnames if d != META_DIR]
+        for name in dirnames + filenames:
+            p = Path(dirpath) / name
+            rel = os.path.normpath(os.path.join(rel_dir, name)).replace(os.sep, "/")
+            if p.is_symlink():
+                out[rel] = "-> " + os.readlink(p)
+            else:
+                out[rel] = "<dir>" if p.is_dir() else p.read_text()
+    return out
+
+
 def _trash(home: Path) -> set[str]:
     files = home / ".local" / "share" / "Trash" / "files"
     return _contents(files) if files.exists() else set()
@@ -116,10 +131,11 @@ def _trash(home: Path) -> set[str]:
     keep=st.sampled_from(["source", "target", "both"]),  # the user's answer to "ask"
     deletes=st.sampled_from(["versioning", "versioning", "trash"]),
     quick=st.booleans(),  # first the CLI's quick check (quick_noop.py), as `spacesync sync`
+    ignored=st.sampled_from([None, None, "b", "e"]),  # a conduit pattern: a name, any depth
     plan=rounds,
 )
 def test_random_edits_sync_to_equal_trees_and_lose_nothing(
-    _isolated_home, mode, conflict, keep, deletes, quick, plan
+    _isolated_home, mode, conflict, keep, deletes, quick, ignored, plan
 ):
     tag = uuid.uuid4().hex[:8]
     with tempfile.TemporaryDirectory() as tmp:
@@ -135,8 +151,27 @@ def test_random_edits_sync_to_equal_trees_and_lose_nothing(
 
         try:
             conduit = add_conduit(
-                lib, roots["src"], roots["dst"], mode, conflict=conflict, deletes=deletes
+                lib,
+                roots["src"],
+                roots["dst"],
+                mode,
+                conflict=conflict,
+                deletes=deletes,
+                ignore=[ignored] if ignored else None,
             )
+
+            def trees() -> tuple[dict[str, str], dict[str, str], list[dict[str, str]]]:
+                """Both sides' synced items, and each side's ignored ones. A folder that
+                holds ignored items stays where it is: it is compared with neither."""
+                everything = [_entries(roots["src"]), _entries(roots["dst"])]
+                out = {k for tree in everything for k in tree if ignored in k.split("/")}
+                holding = {k.rsplit("/", i)[0] for k in out for i in range(1, k.count("/") + 1)}
+                synced = [
+                    {k: v for k, v in t.items() if k not in out | holding} for t in everything
+                ]
+                kept = [{k: v for k, v in t.items() if k in out} for t in everything]
+                return synced[0], synced[1], kept
+
             service = FileSyncService(lib)
             counter = itertools.count(1)
             history = []
@@ -145,13 +180,14 @@ def test_random_edits_sync_to_equal_trees_and_lose_nothing(
                     _apply(roots, step, next(counter), tag)
                 history.append(steps)
                 before = everything()
+                ignored_before = trees()[2]
                 if quick:
                     outcome = try_sync(base / "data", conduit.id)
                     found = "no-op" if outcome.report else "named" if outcome.changed else "no"
                     event(f"quick check: {found}")
                     if outcome.report is not None:
                         # "Nothing changed since the last clean run": it had better be so.
-                        src_tree, dst_tree = read_tree(roots["src"]), read_tree(roots["dst"])
+                        src_tree, dst_tree, _ = trees()
                         assert src_tree == dst_tree, (history, "quick no-op", src_tree, dst_tree)
                         continue
                     # The folders it names are all the full sync rescans.
@@ -164,8 +200,19 @@ def test_random_edits_sync_to_equal_trees_and_lose_nothing(
                     done = service.resolve_conflict(c.id, keep)
                     assert done.status == "completed" and not done.errors, (history, c, done)
                 assert not list_conflicts(lib, conduit.id), history
-                src_tree, dst_tree = read_tree(roots["src"]), read_tree(roots["dst"])
+                src_tree, dst_tree, ignored_after = trees()
                 assert src_tree == dst_tree, (history, src_tree, dst_tree)
+                # Ignored items stay where they are, unless the folder holding them gives
+                # way to a file of the same name: then they go with it into the versions
+                # store (the content check below still finds them).
+                replaced = {k for k, v in src_tree.items() if v != "<dir>"}
+                for before_side, after_side in zip(ignored_before, ignored_after, strict=True):
+                    stayed = {
+                        k: v
+                        for k, v in before_side.items()
+                        if not any(k.startswith(r + "/") for r in replaced)
+                    }
+                    assert stayed.items() <= after_side.items(), (history, stayed, after_side)
                 after = everything()
                 assert before <= after, (history, before - after)
                 again = service.sync(conduit.id)

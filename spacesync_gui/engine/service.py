@@ -34,6 +34,7 @@ from .events import (
 )
 from .executor import ExecResult, Executor
 from .history import get_conflict
+from .kept_folders import keep_folders_with_unknown_items
 from .locations import get_location, refresh_state, scan, state_problem
 from .paths import is_within
 from .plan import SOURCE, TARGET, ConflictRecord, Item, Plan, Snapshot
@@ -150,6 +151,7 @@ class FileSyncService:
                     now=datetime.now(),
                     hostname=socket.gethostname(),
                 )
+                keep_folders_with_unknown_items(plan, sides)
                 self._execute(conduit, sides, plan, report)
                 if not report.errors:
                     self._mark_resolved(conflict_id, f"keep-{keep}")
@@ -351,16 +353,28 @@ class FileSyncService:
         self._scan_errors += deferred.fill_hashes(
             self.lib, conduit.mode, sides, snaps, base, fork=self.fork_workers
         )
-        return make_plan(
+        return self._make_plan(conduit, sides, sides[SOURCE].snapshot, sides[TARGET].snapshot, base)
+
+    def _make_plan(
+        self,
+        conduit: ConduitInfo,
+        sides: dict[str, Side],
+        src: Snapshot,
+        dst: Snapshot,
+        base: Snapshot,
+    ) -> Plan:
+        plan = make_plan(
             conduit.mode,
-            sides[SOURCE].snapshot,
-            sides[TARGET].snapshot,
+            src,
+            dst,
             base,
             strategy=conduit.conflict,
             ignore=IgnoreRules(conduit.ignore),
             now=datetime.now(),
             hostname=socket.gethostname(),
         )
+        keep_folders_with_unknown_items(plan, sides)
+        return plan
 
     def _run(self, conduit: ConduitInfo, report: RunReport, *, force: bool) -> None:
         self._scan_errors = []
@@ -485,19 +499,7 @@ class FileSyncService:
             self._scan_errors += deferred.fill_hashes(
                 self.lib, conduit.mode, sides, {SOURCE: src, TARGET: dst}, base
             )
-            return (
-                make_plan(
-                    conduit.mode,
-                    src,
-                    dst,
-                    base,
-                    strategy=conduit.conflict,
-                    ignore=IgnoreRules(conduit.ignore),
-                    now=datetime.now(),
-                    hostname=socket.gethostname(),
-                ),
-                token,
-            )
+            return self._make_plan(conduit, sides, src, dst, base), token
         if self._partial or not alone:
             self._load_all(sides)  # someone else's change may be on either side
         else:
