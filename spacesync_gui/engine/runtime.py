@@ -372,10 +372,10 @@ class EngineRuntime:
             return
         if full and self.watcher is not None:
             self.watcher.mark_scanned(location_id, started)
-        # A change this rescan finds nothing new about may still be news to a conduit: a
-        # run of another conduit sharing the location may have rescanned it first. The
-        # location's change counter tells: it moved since this conduit's last run ended.
-        # (The engine's own writes are in the index already and move nothing.)
+        # A change this rescan finds nothing new about may still be news to a conduit:
+        # another conduit's run may have rescanned it first, or written it (a chain
+        # A -> B -> C). The location's change counter tells: it moved since this
+        # conduit's last run ended. (A conduit's own writes moved it before that end.)
         now = change_counters(self.lib).get(location_id, 0) if not changes else 0
         for cid in self._users.get(location_id, []):
             if cid in self._instant and (
