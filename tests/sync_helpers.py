@@ -17,8 +17,9 @@ def write_tree(root: Path, files: dict[str, str | bytes]) -> None:
         p.write_bytes(content)
 
 
-def read_tree(root: Path) -> dict[str, str]:
-    """Every file (content), symlink ('-> target') and empty dir ('<dir>') below root."""
+def read_tree(root: Path, all_dirs: bool = False) -> dict[str, str]:
+    """Every file (content), symlink ('-> target') and empty dir ('<dir>') below root
+    (with `all_dirs`, every dir)."""
     out: dict[str, str] = {}
     for dirpath, dirnames, filenames in os.walk(root):
         rel_dir = os.path.relpath(dirpath, root)
@@ -31,7 +32,7 @@ def read_tree(root: Path) -> dict[str, str]:
             if p.is_symlink():
                 out[rel] = "-> " + os.readlink(p)
             elif p.is_dir():
-                if not any(p.iterdir()):
+                if all_dirs or not any(p.iterdir()):
                     out[rel] = "<dir>"
             else:
                 out[rel] = p.read_bytes().decode("utf-8", "replace")

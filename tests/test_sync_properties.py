@@ -28,6 +28,8 @@ from spacesync_gui.engine.paths import META_DIR
 from spacesync_gui.engine.quick_noop import try_sync
 from spacesync_gui.engine.service import FileSyncService
 
+from .sync_helpers import read_tree
+
 # Files and folders of a small namespace, so that operations keep meeting each other.
 NAMES = ["a", "b", "d", "d/a", "d/b", "d/e", "d/e/a"]
 OPS = ["write", "write", "delete", "rename", "link"]
@@ -97,23 +99,6 @@ def _contents(root: Path) -> set[str]:
     return found
 
 
-def _entries(root: Path) -> dict[str, str]:
-    """Every file (content), symlink ('-> target') and folder ('<dir>') below root."""
-    out: dict[str, str] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        rel_dir = os.path.relpath(dirpath, root)
-        if rel_dir == ".":
-            dirnames[:] = [d for d in dirnames if d != META_DIR]
-        for name in dirnames + filenames:
-            p = Path(dirpath) / name
-            rel = os.path.normpath(os.path.join(rel_dir, name)).replace(os.sep, "/")
-            if p.is_symlink():
-                out[rel] = "-> " + os.readlink(p)
-            else:
-                out[rel] = "<dir>" if p.is_dir() else p.read_text()
-    return out
-
-
 def _trash(home: Path) -> set[str]:
     files = home / ".local" / "share" / "Trash" / "files"
     return _contents(files) if files.exists() else set()
@@ -163,13 +148,11 @@ def test_random_edits_sync_to_equal_trees_and_lose_nothing(
             def trees() -> tuple[dict[str, str], dict[str, str], list[dict[str, str]]]:
                 """Both sides' synced items, and each side's ignored ones. A folder that
                 holds ignored items stays where it is: it is compared with neither."""
-                everything = [_entries(roots["src"]), _entries(roots["dst"])]
-                out = {k for tree in everything for k in tree if ignored in k.split("/")}
+                both = [read_tree(roots[n], all_dirs=True) for n in ("src", "dst")]
+                out = {k for tree in both for k in tree if ignored in k.split("/")}
                 holding = {k.rsplit("/", i)[0] for k in out for i in range(1, k.count("/") + 1)}
-                synced = [
-                    {k: v for k, v in t.items() if k not in out | holding} for t in everything
-                ]
-                kept = [{k: v for k, v in t.items() if k in out} for t in everything]
+                synced = [{k: v for k, v in t.items() if k not in out | holding} for t in both]
+                kept = [{k: v for k, v in t.items() if k in out} for t in both]
                 return synced[0], synced[1], kept
 
             service = FileSyncService(lib)
