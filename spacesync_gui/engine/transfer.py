@@ -452,8 +452,43 @@ _known_dirs: set[str] = set()
 
 def ensure_dir(path: str) -> None:
     if path not in _known_dirs:
-        os.makedirs(path, exist_ok=True)
+        make_dirs(path)
         _known_dirs.add(path)
+
+
+def make_dirs(path: str) -> None:
+    """os.makedirs that never replaces anything: a file or link standing where one of the
+    folders should be (the user put it there since the scan) is a DestinationChanged."""
+    try:
+        os.makedirs(path, exist_ok=True)
+    except (FileExistsError, NotADirectoryError, FileNotFoundError):
+        reason = _not_a_folder(path)
+        if reason is None:
+            raise  # nothing in the way: the folder above went away (reported as is)
+        raise DestinationChanged(path, reason) from None
+
+
+def _not_a_folder(path: str) -> str | None:
+    """Why `path` cannot be made: its outermost component that is there but does not lead
+    to a folder (a file, a dangling link, ...); None when there is none."""
+    blocker: tuple[str, str] | None = None
+    probe = path
+    while True:
+        try:
+            st = os.lstat(probe)
+        except OSError:
+            pass
+        else:
+            if not stat.S_ISDIR(st.st_mode) and not os.path.isdir(probe):
+                blocker = (probe, kind_of(st))
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            break
+        probe = parent
+    if blocker is None:
+        return None
+    where, kind = blocker
+    return f"{'it' if where == path else where} is now a {kind}, not a folder"
 
 
 def drop_dir(path: str) -> None:
@@ -735,6 +770,10 @@ def _place_new(staged: Staged, dst: str) -> bool:
     err = ctypes.get_errno()
     if err == errno.EEXIST:
         raise DestinationChanged(dst, "something appeared there")
+    if err == errno.ENOTDIR:  # a folder on the way became a file since the scan
+        folder = os.path.dirname(dst)
+        _known_dirs.discard(folder)
+        raise DestinationChanged(folder, _not_a_folder(folder) or "it is not a folder")
     if err == errno.ENOENT and not os.path.isdir(os.path.dirname(dst)):
         _known_dirs.discard(os.path.dirname(dst))
         ensure_dir(os.path.dirname(dst))
@@ -825,7 +864,7 @@ def copy_symlink(
     if reason:
         raise DestinationChanged(dst, reason)
     parent = os.path.dirname(dst)
-    os.makedirs(parent, exist_ok=True)
+    make_dirs(parent)
     tmp = os.path.join(parent, temp_name())
     os.symlink(link_target, tmp)
     try:
@@ -856,7 +895,7 @@ def make_dir(dst: StrPath, mode: int, expect_dst: Item | None, preserve: Remover
         raise DestinationChanged(dst, reason)
     if not already_dir and expect_dst is not None:
         preserve.delete(dst, expect_dst)
-    os.makedirs(dst, exist_ok=True)
+    make_dirs(dst)
     if mode:
         os.chmod(dst, stat.S_IMODE(mode) | stat.S_IRWXU)
 
@@ -869,7 +908,7 @@ def move_item(src_path: StrPath, dst_path: StrPath, expect: Item) -> None:
         raise SourceChanged(src_path, reason)
     if os.path.lexists(dst_path):
         raise DestinationChanged(dst_path, "something is already there")
-    os.makedirs(os.path.dirname(dst_path), exist_ok=True)
+    make_dirs(os.path.dirname(dst_path))
     try:
         rename_noreplace(src_path, dst_path)
     except FileExistsError:

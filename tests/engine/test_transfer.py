@@ -326,6 +326,38 @@ def test_make_dir_refuses_unseen_file(root: Path) -> None:
     assert (root / "a").read_bytes() == b"unseen"
 
 
+def test_a_file_where_a_folder_should_be_is_a_changed_destination(root: Path) -> None:
+    """The user turned a folder into a file (or a dangling link) since the scan: whatever
+    was to be written below it is skipped with that reason (not a bare "File exists" or
+    "No such file"), and the file or link is left as it is."""
+    src = write(root / "src.txt", b"new")
+    moved = write(root / "m.txt", b"moving")
+    # A folder this process made before (the copies' folder cache knows it) counts too.
+    (root / "was").mkdir()
+    T.ensure_dir(str(root / "was"))
+    (root / "was").rmdir()
+    (root / "gone").symlink_to("nowhere")  # a link that leads nowhere is no folder either
+    for name in ("d", "was", "gone"):
+        if name != "gone":
+            write(root / name, b"the user's file")
+        at = root / name
+        attempts: list[Callable[[], object]] = [
+            lambda at=at: copy_file(src, item_of(src), at / "x", None, Remover(root)),
+            lambda at=at: copy_symlink("t", at / "link", None, Remover(root)),
+            lambda at=at: make_dir(at / "sub" / "deep", 0o755, None, Remover(root)),
+            lambda at=at: move_item(moved, at / "m.txt", item_of(moved)),
+        ]
+        for attempt in attempts:
+            kind = "symlink" if name == "gone" else "file"
+            with pytest.raises(DestinationChanged, match=f"now a {kind}, not a folder") as err:
+                attempt()
+            assert f"{root / name}" in str(err.value)
+    assert (root / "d").read_bytes() == (root / "was").read_bytes() == b"the user's file"
+    assert os.readlink(root / "gone") == "nowhere" and not (root / "nowhere").exists()
+    assert moved.read_bytes() == b"moving" and src.read_bytes() == b"new"
+    assert leftovers(root) == []
+
+
 def test_move_renames_and_never_overwrites(root: Path) -> None:
     a = write(root / "a.txt", b"A", OLD_NS)
     move_item(a, root / "sub" / "moved.txt", item_of(a))
