@@ -21,7 +21,7 @@ from typing import Any
 
 from . import forked_scans
 from .db import Library
-from .indexer import hash_deferred
+from .indexer import hash_deferred, read_problem
 from .models import FILE
 from .plan import SOURCE, TARGET, Snapshot
 from .planner import MIRROR
@@ -83,7 +83,6 @@ def fill_hashes(
             key = full[cut:]
             snap[key] = snap[key]._replace(hash=digest)
         errors.extend(
-            {"path": full[cut:], "message": f"could not read on the {name} side: {why}"}
-            for full, why in problems
+            {"path": full[cut:], "message": read_problem(name, why)} for full, why in problems
         )
     return errors

@@ -21,6 +21,7 @@ Design (SPEC section 2):
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
@@ -62,7 +63,19 @@ PROGRESS_INTERVAL = 0.2  # seconds between ScanProgress events
 _SQL_IN_MAX = 500  # keys per `IN (...)`: stays far below SQLite's bound-parameter limit
 
 CHANGED_WHILE_READ = "changed while being read"
+GONE_SINCE_SCAN = "deleted since the scan"
 NOT_REGULAR = "not a regular file"
+
+
+def read_problem(side: str, why: str) -> str:
+    """What a run reports about an item of its `side` ("source"/"target") that a scan or a
+    hash could not read (`why`): a change made meanwhile is no failure, just news."""
+    if why == CHANGED_WHILE_READ:
+        return f"changed on the {side} side while being read; it will be synced on the next run"
+    if why == GONE_SINCE_SCAN:
+        return f"deleted on the {side} side since the scan; it will be synced on the next run"
+    return f"could not read on the {side} side: {why}"
+
 
 _ENTRIES = cast(Table, models.Entry.__table__)
 _ERRORS = cast(Table, models.ScanError.__table__)
@@ -657,7 +670,9 @@ class _Scanner:
             return
         except OSError as e:
             self.unseen()
-            self.fail(key, f"cannot read file: {_reason(e)}")
+            # ELOOP: O_NOFOLLOW met the symlink the file became since it was listed.
+            changed = e.errno == errno.ELOOP
+            self.fail(key, CHANGED_WHILE_READ if changed else f"cannot read file: {_reason(e)}")
             return
         r.files_hashed += 1
         r.bytes_hashed = hashed_before + st.st_size
@@ -946,8 +961,14 @@ def hash_deferred(
             hashes[key] = _read_hash(path, size, mtime_ns, inode)
         except _Changed:
             errors.append((key, CHANGED_WHILE_READ))
+        except (FileNotFoundError, NotADirectoryError):
+            errors.append((key, GONE_SINCE_SCAN))
         except OSError as e:
-            errors.append((key, f"cannot read file: {_reason(e)}"))
+            # ELOOP: O_NOFOLLOW met the symlink the file became since the scan.
+            changed = e.errno == errno.ELOOP
+            errors.append(
+                (key, CHANGED_WHILE_READ if changed else f"cannot read file: {_reason(e)}")
+            )
     if hashes:
         by_key = {k: (s, m) for k, _, s, m, _ in files}
         with lib.engine.begin() as conn:

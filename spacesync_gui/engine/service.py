@@ -34,6 +34,7 @@ from .events import (
 )
 from .executor import ExecResult, Executor
 from .history import get_conflict
+from .indexer import read_problem
 from .kept_folders import keep_folders_with_unknown_items
 from .locations import get_location, refresh_state, scan, state_problem
 from .paths import is_within
@@ -242,8 +243,7 @@ class FileSyncService:
                     # Unreadable items keep their old index entries (never "deleted"),
                     # but the user must hear about them.
                     self._scan_errors.extend(
-                        {"path": p, "message": f"could not read on the {side.name} side: {m}"}
-                        for p, m in result.errors
+                        {"path": p, "message": read_problem(side.name, m)} for p, m in result.errors
                     )
         if load:
             for side in sides.values():

@@ -11,7 +11,7 @@ import xxhash
 
 from spacesync_gui.engine import deferred
 from spacesync_gui.engine.conduits import add_conduit
-from spacesync_gui.engine.events import ScanProgress
+from spacesync_gui.engine.events import RunPhase, ScanProgress
 from spacesync_gui.engine.indexer import hash_deferred, scan_location
 from spacesync_gui.engine.locations import add_location
 from spacesync_gui.engine.plan import Item
@@ -241,6 +241,50 @@ def test_a_file_changed_since_the_scan_gets_no_hash(library, pair):
 
     assert hashes == {} and errors == [("a.txt", "changed while being read")]
     assert _hashes(library, loc.id) == {"a.txt": None}
+
+
+def _relink(p: Path) -> None:
+    p.unlink()
+    p.symlink_to("elsewhere")
+
+
+@pytest.mark.parametrize(
+    ("edit", "news", "then"),
+    [
+        (lambda p: p.write_text("edited"), "changed on the source side while being read", "edited"),
+        (Path.unlink, "deleted on the source side since the scan", None),
+        (_relink, "changed on the source side while being read", "-> elsewhere"),
+    ],
+    ids=["rewritten", "deleted", "replaced-by-a-link"],
+)
+def test_a_file_changed_while_a_run_hashes_it_is_news_for_the_next_run(
+    library, pair, edit, news, then
+):
+    """The user rewrites, deletes or replaces a file while a mirror run hashes it to
+    compare it (same size as the target's): the run says so and that it will be synced
+    next time (not "could not read"), leaves the target alone, and the next run syncs it."""
+    src, dst = pair
+    write_tree(src, {"a.txt": "first"})
+    c = add_conduit(library, src, dst, "mirror")
+    FileSyncService(library).sync(c.id)
+    (src / "a.txt").write_text("other")  # the same size: only the hashes can tell
+    os.utime(src / "a.txt", ns=(10**18, 10**18))
+
+    def edit_while_planning(ev: object) -> None:
+        if isinstance(ev, RunPhase) and ev.phase == "planning":
+            edit(src / "a.txt")
+
+    r = FileSyncService(library, edit_while_planning).sync(c.id)
+
+    assert r.status == "completed" and not r.verified
+    assert {"path": "a.txt", "message": f"{news}; it will be synced on the next run"} in r.errors
+    assert not any("could not read" in e["message"] for e in r.errors)
+    assert (dst / "a.txt").read_text() == "first"
+    again = FileSyncService(library).sync(c.id)
+    assert again.status == "completed" and not again.errors
+    assert read_tree(dst).get("a.txt") == then
+    if then is None:  # the deletion reached the target: its copy is in the versions store
+        assert "first" in versions_content(dst)
 
 
 def test_adopting_an_existing_copy_hashes_both_sides_one_in_a_forked_child(library, pair):
