@@ -27,6 +27,7 @@ from spacesync_gui.engine.conduits import add_conduit
 from spacesync_gui.engine.db import Library, open_library
 from spacesync_gui.engine.events import ItemFinished, RunPhase
 from spacesync_gui.engine.history import list_conflicts
+from spacesync_gui.engine.locations import add_location
 from spacesync_gui.engine.paths import META_DIR
 from spacesync_gui.engine.quick_noop import try_sync
 from spacesync_gui.engine.service import FileSyncService
@@ -143,13 +144,17 @@ def _world(home: Path) -> Iterator[tuple[dict[str, Path], Library, Callable[[], 
     keep=st.sampled_from(["source", "target", "both"]),  # the user's answer to "ask"
     deletes=st.sampled_from(["versioning", "versioning", "trash"]),
     quick=st.booleans(),  # first the CLI's quick check (quick_noop.py), as `spacesync sync`
-    ignored=st.sampled_from([None, None, "b", "e"]),  # a conduit pattern: a name, any depth
+    ignored=st.sampled_from([None, None, "b", "e"]),  # a pattern: a name, at any depth
+    # Whose pattern: the conduit's, or one side's location's (`location add --ignore`).
+    ignored_by=st.sampled_from(["conduit", "src", "dst"]),
     plan=rounds,
 )
 def test_random_edits_sync_to_equal_trees_and_lose_nothing(
-    _isolated_home, mode, conflict, keep, deletes, quick, ignored, plan
+    _isolated_home, mode, conflict, keep, deletes, quick, ignored, ignored_by, plan
 ):
     with _world(_isolated_home) as (roots, lib, everything, tag):
+        if ignored and ignored_by != "conduit":
+            add_location(lib, roots[ignored_by], [ignored])
         conduit = add_conduit(
             lib,
             roots["src"],
@@ -157,7 +162,7 @@ def test_random_edits_sync_to_equal_trees_and_lose_nothing(
             mode,
             conflict=conflict,
             deletes=deletes,
-            ignore=[ignored] if ignored else None,
+            ignore=[ignored] if ignored and ignored_by == "conduit" else None,
         )
 
         def trees() -> tuple[dict[str, str], dict[str, str], list[dict[str, str]]]:

@@ -78,3 +78,28 @@ class IgnoreRules:
     def user_ignored(self, key: str, is_dir: bool = False) -> bool:
         """Only the user's patterns (for filtering snapshots that are already indexed)."""
         return self._spec is not None and self._spec.match_file(key + "/" if is_dir else key)
+
+
+class PlanRules:
+    """What a conduit's plan leaves alone: the conduit's patterns (keys relative to its
+    endpoints) and each endpoint location's own patterns (relative to that location's root,
+    as its scans apply them). An item one location does not index is then neither copied
+    into it nor, being absent from its index, deleted on the other side."""
+
+    def __init__(self, conduit: Iterable[str], locations: Iterable[tuple[str, Iterable[str]]]):
+        """`locations`: (endpoint prefix inside the location, the location's patterns)."""
+        self.conduit = IgnoreRules(conduit)
+        self.locations = [
+            (prefix, rules) for prefix, pats in locations if (rules := IgnoreRules(pats))
+        ]
+
+    def __bool__(self) -> bool:
+        return bool(self.conduit) or bool(self.locations)
+
+    def user_ignored(self, key: str, is_dir: bool = False) -> bool:
+        if self.conduit.user_ignored(key, is_dir):
+            return True
+        return any(
+            rules.user_ignored(f"{prefix}/{key}" if prefix else key, is_dir)
+            for prefix, rules in self.locations
+        )

@@ -41,7 +41,7 @@ from .paths import is_within
 from .plan import SOURCE, TARGET, ConflictRecord, Item, Plan, Snapshot
 from .planner import MIRROR, make_plan, plan_conflict_resolution
 from .results import RunReport, ScanResult
-from .rules import IgnoreRules
+from .rules import PlanRules
 from .runlock import conduit_lock
 from .safety import files_in, safety_problem, space_problem
 from .snapshots import (
@@ -148,7 +148,7 @@ class FileSyncService:
                     sides[SOURCE].snapshot,
                     sides[TARGET].snapshot,
                     load_base(self.lib, conduit.id),
-                    ignore=IgnoreRules(conduit.ignore),
+                    ignore=_plan_rules(conduit, sides),
                     now=datetime.now(),
                     hostname=socket.gethostname(),
                 )
@@ -176,7 +176,7 @@ class FileSyncService:
             loc = get_location(self.lib, loc_id)
             if state != models.ONLINE:
                 raise Refused(f"{name}: {state_problem(loc)}")
-            side = Side(name, loc_id, Path(loc.path), prefix)
+            side = Side(name, loc_id, Path(loc.path), prefix, ignore=loc.ignore)
             if not side.endpoint.is_dir():
                 raise Refused(f"the {name} folder {side.endpoint} is missing")
             sides[name] = side
@@ -369,7 +369,7 @@ class FileSyncService:
             dst,
             base,
             strategy=conduit.conflict,
-            ignore=IgnoreRules(conduit.ignore),
+            ignore=_plan_rules(conduit, sides),
             now=datetime.now(),
             hostname=socket.gethostname(),
         )
@@ -649,6 +649,10 @@ def _scanner(
         return [scan(lib, side.location_id, sub, emit=emit, defer_hashes=defer) for sub in subtrees]
 
     return run
+
+
+def _plan_rules(conduit: ConduitInfo, sides: dict[str, Side]) -> PlanRules:
+    return PlanRules(conduit.ignore, [(side.prefix, side.ignore) for side in sides.values()])
 
 
 def _ancestors(key: str) -> list[str]:

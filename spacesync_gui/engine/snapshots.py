@@ -37,6 +37,7 @@ class Side:
     snapshot: Snapshot = field(default_factory=dict)
     # Keys whose on-disk relative path differs from the key (NFD, non-UTF-8 names).
     disk: dict[str, str] = field(default_factory=dict)
+    ignore: tuple[str, ...] = ()  # the location's own patterns (relative to `root`)
 
     @property
     def endpoint(self) -> Path:
