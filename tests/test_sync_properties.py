@@ -115,24 +115,40 @@ def _trash(home: Path) -> set[str]:
 
 
 @contextlib.contextmanager
-def _world(home: Path) -> Iterator[tuple[dict[str, Path], Library, Callable[[], set[str]], str]]:
+def _world(
+    home: Path, nested: bool = False, location_ignores: dict[str, list[str]] | None = None
+) -> Iterator[tuple[dict[str, Path], Library, Callable[[], set[str]], str]]:
     """Two empty sides (the source holding one file), a library, everything(): every
     content on the sides, in their versions stores and in the trash, and a tag that tells
-    this example's contents from earlier ones' (the home and its trash are shared)."""
+    this example's contents from earlier ones' (the home and its trash are shared).
+
+    `nested`: each side is a folder inside a location that holds a file beside it (which
+    no sync may touch). `location_ignores`: side -> its location's own patterns."""
     tag = uuid.uuid4().hex[:8]
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
-        roots = {"src": base / "src", "dst": base / "dst"}
-        for r in roots.values():
-            r.mkdir()
+        places = {n: base / f"{n}-location" if nested else base / n for n in ("src", "dst")}
+        roots = {n: place / "inside" if nested else place for n, place in places.items()}
+        outside = {n: f"{tag}outside the {n} endpoint" for n in places}
+        for n, r in roots.items():
+            r.mkdir(parents=True)
+            if nested:
+                (places[n] / "outside").write_text(outside[n])
         (roots["src"] / "a").write_text(f"{tag}first")
         lib = open_library(base / "data")
+        if nested or location_ignores:
+            for n, place in places.items():
+                add_location(lib, place, (location_ignores or {}).get(n, []))
 
         def everything() -> set[str]:
-            return _contents(roots["src"]) | _contents(roots["dst"]) | _trash(home)
+            return _contents(places["src"]) | _contents(places["dst"]) | _trash(home)
 
         try:
             yield roots, lib, everything, tag
+            if nested:
+                for n, place in places.items():
+                    assert (place / "outside").read_text() == outside[n]
+                    assert sorted(os.listdir(place)) == [META_DIR, "inside", "outside"]
         finally:
             lib.close()
 
@@ -147,14 +163,14 @@ def _world(home: Path) -> Iterator[tuple[dict[str, Path], Library, Callable[[], 
     ignored=st.sampled_from([None, None, "b", "e"]),  # a pattern: a name, at any depth
     # Whose pattern: the conduit's, or one side's location's (`location add --ignore`).
     ignored_by=st.sampled_from(["conduit", "src", "dst"]),
+    nested=st.booleans(),  # the endpoints are folders inside their locations
     plan=rounds,
 )
 def test_random_edits_sync_to_equal_trees_and_lose_nothing(
-    _isolated_home, mode, conflict, keep, deletes, quick, ignored, ignored_by, plan
+    _isolated_home, mode, conflict, keep, deletes, quick, ignored, ignored_by, nested, plan
 ):
-    with _world(_isolated_home) as (roots, lib, everything, tag):
-        if ignored and ignored_by != "conduit":
-            add_location(lib, roots[ignored_by], [ignored])
+    location_ignores = {ignored_by: [ignored]} if ignored and ignored_by != "conduit" else None
+    with _world(_isolated_home, nested, location_ignores) as (roots, lib, everything, tag):
         conduit = add_conduit(
             lib,
             roots["src"],
@@ -234,6 +250,7 @@ _SKIPPED = ("will be synced on the next run", "nothing was overwritten", "left f
     keep=st.sampled_from(["source", "target", "both"]),
     deletes=st.sampled_from(["versioning", "trash"]),
     setup=rounds,
+    nested=st.booleans(),
     edits=st.lists(op, max_size=5),
     stop=st.booleans(),  # the user also asks the run to stop then
     # When the edits land: as the run enters a phase, or once it finished its n-th item.
@@ -242,13 +259,13 @@ _SKIPPED = ("will be synced on the next run", "nothing was overwritten", "left f
     ),
 )
 def test_edits_made_while_a_sync_runs_are_never_lost_and_synced_next(
-    _isolated_home, mode, conflict, keep, deletes, setup, edits, stop, at
+    _isolated_home, mode, conflict, keep, deletes, setup, nested, edits, stop, at
 ):
     """The user edits either side while a sync runs (after it scanned, while it plans,
     between copies, before its verify), and may stop it there too. That run may skip
     what changed, never overwrite or delete an unseen change, and stops cleanly; the next
     run brings both sides together."""
-    with _world(_isolated_home) as (roots, lib, everything, tag):
+    with _world(_isolated_home, nested) as (roots, lib, everything, tag):
         counter = itertools.count(1)
         items = itertools.count()
         landed: list[str] = []  # when the edits landed (none: the run never got there)
