@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from spacesync_gui.engine.locations import set_ignore
 from tests.sync_helpers import read_tree, versions_content, write_tree
 
 
@@ -58,3 +59,40 @@ def test_an_endpoint_inside_a_location_honours_its_anchored_patterns(cli, tmp_pa
 
     assert read_tree(dst) == {"a.txt": "A", "private/mine.txt": "the backup's own"}
     assert versions_content(dst) == []
+
+
+def test_a_conduit_into_a_folder_its_location_ignores_is_refused(cli, tmp_path):
+    """Such a conduit would sync nothing, every time, and report success."""
+    loc, dst = tmp_path / "home", tmp_path / "backup"
+    write_tree(loc, {"build/out/x.bin": "B", "src/a.txt": "A"})
+    dst.mkdir()
+    assert cli("location", "add", str(loc), "--ignore", "build/").code == 0
+    for endpoint in (loc / "build", loc / "build" / "out"):
+        for args in ((endpoint, dst), (dst, endpoint)):
+            r = cli("conduit", "add", *map(str, args), "--mode", "mirror")
+            assert r.code == 2 and "leave it out: it would never be synced" in r.json["error"]
+            assert str(endpoint) in r.json["error"] and "'build/'" in r.json["error"]
+    # Nothing changed: no conduit, and no location made for the other folder either.
+    assert cli("conduit", "list").json["conduits"] == []
+    assert [x["path"] for x in cli("location", "list").json["locations"]] == [str(loc)]
+    # A folder the patterns leave in is fine.
+    r = cli("conduit", "add", str(loc / "src"), str(dst), "--mode", "mirror")
+    assert r.code == 0, r.err
+    assert cli("sync", str(r.json["id"])).code == 0
+    assert read_tree(dst) == {"a.txt": "A"}
+
+
+def test_a_conduit_whose_folder_its_location_came_to_ignore_is_refused(cli, library, tmp_path):
+    """The location's patterns changed after the conduit was made (the engine's
+    `set_ignore`): its runs are refused with the reason, not "completed, 0 copied"."""
+    loc, dst = tmp_path / "home", tmp_path / "backup"
+    write_tree(loc, {"work/a.txt": "A"})
+    dst.mkdir()
+    assert cli("location", "add", str(loc)).code == 0
+    cid = _conduit(cli, loc / "work", dst, "mirror")
+    _clean_runs(cli, cid, times=1)  # its clean token must not vouch for what follows
+    set_ignore(library, 1, ["work/"])
+    r = cli("sync", str(cid))
+    assert r.code == 3 and r.json["status"] == "refused", r.json
+    assert "leave it out: it would never be synced" in r.json["reason"]
+    assert read_tree(dst) == {"a.txt": "A"} and versions_content(dst) == []

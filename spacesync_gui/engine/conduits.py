@@ -18,9 +18,9 @@ from sqlalchemy import delete, select
 from . import journal, models
 from .db import Library
 from .errors import NotFound, UserError
-from .locations import add_location, check_folder, find_containing
+from .locations import LocationInfo, add_location, check_folder, find_containing
 from .paths import is_within
-from .rules import validate_patterns
+from .rules import leaves_out, validate_patterns
 from .scheduler import parse_schedule
 from .snapshots import dbapi_of
 
@@ -167,6 +167,23 @@ def validate_settings(
     return out
 
 
+def _check_not_ignored(lib: Library, folder: Path, what: str) -> None:
+    """Refuse an endpoint its location's own patterns leave out: the location never
+    indexes it, so every run would sync nothing and call that a success."""
+    found = find_containing(lib, folder)
+    if found is not None and leaves_out(found[0].ignore, found[1]):
+        raise UserError(f"the {what} folder {folder} {left_out(found[0])}")
+
+
+def left_out(loc: LocationInfo) -> str:
+    """The end of the message about an endpoint `loc`'s patterns leave out."""
+    shown = ", ".join(repr(p) for p in loc.ignore) or "built-in"
+    return (
+        f"is inside location {loc.id} ({loc.path}), whose ignore patterns ({shown}) leave it "
+        "out: it would never be synced"
+    )
+
+
 def _locate(lib: Library, folder: Path) -> tuple[int, str]:
     """The location id and key prefix for an endpoint, creating the location if needed."""
     found = find_containing(lib, folder)
@@ -205,6 +222,8 @@ def add_conduit(
         name=name if name is not None else f"{src.name or src} → {dst.name or dst}",
     )
     # Locations are created only after every setting is known to be valid.
+    _check_not_ignored(lib, src, "source")
+    _check_not_ignored(lib, dst, "target")
     src_loc, src_prefix = _locate(lib, src)
     dst_loc, dst_prefix = _locate(lib, dst)
     with lib.session() as s:

@@ -80,6 +80,14 @@ class IgnoreRules:
         return self._spec is not None and self._spec.match_file(key + "/" if is_dir else key)
 
 
+def leaves_out(patterns: Iterable[str], key: str) -> bool:
+    """Whether a location with these patterns ignores the folder at `key` (or one above it):
+    its scans never index what is there."""
+    rules = IgnoreRules(patterns)
+    parts = key.split("/") if key else []
+    return any(rules.ignored("/".join(parts[:i]), is_dir=True) for i in range(1, len(parts) + 1))
+
+
 class PlanRules:
     """What a conduit's plan leaves alone: the conduit's patterns (keys relative to its
     endpoints) and each endpoint location's own patterns (relative to that location's root,

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from . import deferred, forked_scans, journal, models, transfer, verify
 from .clean_token import read_token, settings_digest
-from .conduits import ConduitInfo, get_conduit
+from .conduits import ConduitInfo, get_conduit, left_out
 from .db import Library
 from .errors import Refused, SpaceSyncError, UserError
 from .events import (
@@ -41,7 +41,7 @@ from .paths import is_within
 from .plan import SOURCE, TARGET, ConflictRecord, Item, Plan, Snapshot
 from .planner import MIRROR, make_plan, plan_conflict_resolution
 from .results import RunReport, ScanResult
-from .rules import PlanRules
+from .rules import PlanRules, leaves_out
 from .runlock import conduit_lock
 from .safety import files_in, safety_problem, space_problem
 from .snapshots import (
@@ -179,6 +179,8 @@ class FileSyncService:
             side = Side(name, loc_id, Path(loc.path), prefix, ignore=loc.ignore)
             if not side.endpoint.is_dir():
                 raise Refused(f"the {name} folder {side.endpoint} is missing")
+            if leaves_out(loc.ignore, prefix):
+                raise Refused(f"the {name} folder {side.endpoint} {left_out(loc)}")
             sides[name] = side
         src, dst = sides[SOURCE].endpoint.resolve(), sides[TARGET].endpoint.resolve()
         if src == dst or is_within(src, dst) or is_within(dst, src):
