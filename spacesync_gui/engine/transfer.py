@@ -17,7 +17,6 @@ real name.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import ctypes.util
 import errno
@@ -256,6 +255,11 @@ def _fsync_path(path: StrPath) -> None:
         os.close(fd)
 
 
+# A folder a run renamed something in may be no folder any more (removed since, or the
+# user put a file or a link in its place): nothing of it is left to make durable.
+_NO_LONGER_A_FOLDER = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)
+
+
 def sync_dirs(dirs: Iterable[StrPath]) -> None:
     """fsync folders so the renames in them survive a power loss (no-op on Windows).
 
@@ -266,19 +270,28 @@ def sync_dirs(dirs: Iterable[StrPath]) -> None:
     if _syncfs is not None and len(unique) >= SYNCFS_MIN_FILES:
         by_fs: dict[int, list[str]] = {}
         for d in unique:
-            with contextlib.suppress(FileNotFoundError):  # gone since: nothing to keep
+            try:
                 by_fs.setdefault(os.stat(d).st_dev, []).append(d)
+            except OSError as e:
+                if e.errno not in _NO_LONGER_A_FOLDER:
+                    raise
         for folders in by_fs.values():
             for d in folders:  # the first that still exists syncs its whole file system
-                with contextlib.suppress(FileNotFoundError):
+                try:
                     _syncfs_path(d)
+                except OSError as e:
+                    if e.errno not in _NO_LONGER_A_FOLDER:
+                        raise
+                else:
                     break
         return
     for d in unique:
         try:
             fd = os.open(d, os.O_RDONLY)
-        except FileNotFoundError:
-            continue  # removed since (an emptied folder): its parent records that
+        except OSError as e:
+            if e.errno in _NO_LONGER_A_FOLDER:
+                continue  # its parent records that it went
+            raise
         try:
             os.fsync(fd)
         except OSError as exc:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from spacesync_gui.engine import snapshots, transfer
 from spacesync_gui.engine.conduits import add_conduit
+from spacesync_gui.engine.events import ItemFinished
 from spacesync_gui.engine.service import FileSyncService
 from tests.sync_helpers import read_tree, versions_content, write_tree
 
@@ -104,3 +105,38 @@ def test_folders_a_failed_sync_left_are_synced_before_the_base_records_them(
     with library.engine.connect() as conn:
         base = {p for (p,) in conn.exec_driver_sql("SELECT path FROM base_entries")}
     assert "new/moved.bin" in base and "old/moved.bin" not in base
+
+
+def test_a_folder_replaced_by_a_link_before_its_renames_are_synced_fails_nothing(library, tmp_path):
+    """The run deleted `d/a` (a rename into the versions store) and removed `d`; before it
+    made that durable, the user put a symlink (here one looping onto itself) where `d` was.
+    Nothing of the folder is left to sync: the run completes, the link stays."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    write_tree(src, {"a.txt": "A"})
+    dst.mkdir()
+    c = add_conduit(library, src, dst, "mirror")
+    assert FileSyncService(library).sync(c.id).copied == 1
+    write_tree(dst, {"d/a": "target only"})
+
+    def link_in_place_of_d(ev: object) -> None:
+        if isinstance(ev, ItemFinished) and ev.op == "rmdir" and ev.path == "d":
+            (dst / "d").symlink_to("d")
+
+    r = FileSyncService(library, link_in_place_of_d).sync(c.id, force=True)
+
+    assert r.status == "completed" and r.deleted == 2, (r.reason, r.errors)
+    assert os.readlink(dst / "d") == "d" and versions_content(dst) == ["target only"]
+
+
+def test_sync_dirs_passes_over_what_is_no_longer_a_folder(tmp_path):
+    """Removed, or replaced by a file or a (looping) link: both ways, fsync per folder
+    and one syncfs for many."""
+    (tmp_path / "loop").symlink_to("loop")
+    (tmp_path / "file").write_text("x")
+    odd = [tmp_path / "loop", tmp_path / "file", tmp_path / "gone", tmp_path / "gone" / "below"]
+    for many in (1, transfer.SYNCFS_MIN_FILES):
+        real = [tmp_path / f"d{i}" for i in range(many)]
+        for d in real:
+            d.mkdir(exist_ok=True)
+        transfer.sync_dirs([*odd, *real])
+        transfer.sync_dirs(odd)
