@@ -122,6 +122,13 @@ class _Unreachable(Exception):
     """The subtree to scan cannot be reached (permission): keep everything as it is."""
 
 
+def _unreadable(e: OSError) -> str:
+    """Why a file listed as a regular file could not be read (for `read_problem`)."""
+    if e.errno == errno.ELOOP:  # O_NOFOLLOW met the symlink it has become since
+        return CHANGED_WHILE_READ
+    return f"cannot read file: {_reason(e)}"
+
+
 def _reason(e: OSError) -> str:
     return e.strerror or str(e)
 
@@ -670,9 +677,7 @@ class _Scanner:
             return
         except OSError as e:
             self.unseen()
-            # ELOOP: O_NOFOLLOW met the symlink the file became since it was listed.
-            changed = e.errno == errno.ELOOP
-            self.fail(key, CHANGED_WHILE_READ if changed else f"cannot read file: {_reason(e)}")
+            self.fail(key, _unreadable(e))
             return
         r.files_hashed += 1
         r.bytes_hashed = hashed_before + st.st_size
@@ -964,11 +969,7 @@ def hash_deferred(
         except (FileNotFoundError, NotADirectoryError):
             errors.append((key, GONE_SINCE_SCAN))
         except OSError as e:
-            # ELOOP: O_NOFOLLOW met the symlink the file became since the scan.
-            changed = e.errno == errno.ELOOP
-            errors.append(
-                (key, CHANGED_WHILE_READ if changed else f"cannot read file: {_reason(e)}")
-            )
+            errors.append((key, _unreadable(e)))
     if hashes:
         by_key = {k: (s, m) for k, _, s, m, _ in files}
         with lib.engine.begin() as conn:
