@@ -32,11 +32,13 @@ def instrument(times: dict[str, float]) -> None:
         fn = getattr(cls, name)
 
         def wrap(*a, __fn=fn, __name=name, **k):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             try:
                 return __fn(*a, **k)
             finally:
                 times[__name] = times.get(__name, 0.0) + time.perf_counter() - t
+                cpu = f"{__name}_cpu"  # this process's CPU (forked scans and copies not included)
+                times[cpu] = times.get(cpu, 0.0) + time.process_time() - c
 
         setattr(cls, name, wrap)
 

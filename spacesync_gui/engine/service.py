@@ -38,7 +38,7 @@ from .indexer import read_problem
 from .kept_folders import keep_folders_with_unknown_items
 from .locations import get_location, refresh_state, scan, state_problem
 from .paths import is_within
-from .plan import SOURCE, TARGET, ConflictRecord, Item, Plan, Snapshot
+from .plan import COPY, MKDIR, SOURCE, TARGET, ConflictRecord, Item, Plan, Snapshot
 from .planner import MIRROR, make_plan, plan_conflict_resolution
 from .results import RunReport, ScanResult
 from .rules import PlanRules, leaves_out
@@ -99,6 +99,8 @@ class FileSyncService:
         self._seq: int | None = None
         self._stored_seq: int | None = None
         self._partial = False
+        self._base: Snapshot = {}  # the base of the last plan
+        self._kept: Snapshot | None = None  # the base the executor keeps (see _execute)
         self._files: dict[str, int] = {}  # files on each side (the safety checks)
         self._planned_at = ""  # the token the plan was made at
         self._ours: dict[int, int] = {}  # location -> counter moves of this run's writer
@@ -351,6 +353,7 @@ class FileSyncService:
     ) -> Plan:
         if base is None:
             base = load_base(self.lib, conduit.id)
+        self._base = base
         snaps = {name: side.snapshot for name, side in sides.items()}
         self._scan_errors += deferred.fill_hashes(
             self.lib, conduit.mode, sides, snaps, base, fork=self.fork_workers
@@ -382,6 +385,7 @@ class FileSyncService:
         self._scan_errors = []
         self._clean = None
         self._partial = False  # the sides' snapshots hold only the keys being planned
+        self._kept = None
         phase = self._phase_emitter(conduit.id, report.dry_run)
         phase("preflight")
         sides = self._preflight(conduit)
@@ -432,7 +436,11 @@ class FileSyncService:
         report.generation = self._start_generation(conduit.id)
         self.emit(RunStarted(conduit.id, report.generation))
         phase("executing")
-        self._execute(conduit, sides, plan, report)
+        # A plan that only adds (an initial sync, new files): its verify can plan with the
+        # snapshots as the executor leaves them (see _verify). Deletes and moves reshape the
+        # index in ways (cascades, renamed subtrees) the snapshots would not follow.
+        kept = self._base if all(a.op in (MKDIR, COPY) for a in plan.actions) else None
+        self._execute(conduit, sides, plan, report, kept)
         self._store_conflicts(conduit.id, report.generation, plan)
         report.conflicts = len(self._pending_ids(conduit.id))
         report.conflicts_resolved = len(plan.resolved_conflicts)
@@ -504,6 +512,12 @@ class FileSyncService:
             return self._make_plan(conduit, sides, src, dst, base), token
         if self._partial or not alone:
             self._load_all(sides)  # someone else's change may be on either side
+        elif token == before and self._kept is not None:
+            # The rescan found the disk as the executor left it (nothing in the index
+            # moved), and the executor kept the snapshots and the base equal to what it
+            # wrote: they are what loading would read (folder mtimes aside, which no plan
+            # compares).
+            return self._plan(conduit, sides, self._kept), token
         else:
             for name in rescan:
                 load_side(self.lib, sides[name])
@@ -517,12 +531,20 @@ class FileSyncService:
                 )
 
     def _execute(
-        self, conduit: ConduitInfo, sides: dict[str, Side], plan: Plan, report: RunReport
+        self,
+        conduit: ConduitInfo,
+        sides: dict[str, Side],
+        plan: Plan,
+        report: RunReport,
+        kept: Snapshot | None = None,
     ) -> ExecResult:
+        """Run `plan`. With `kept` (the base it was planned with), the writer keeps it and
+        the sides' snapshots up to date with what it writes to the index."""
         writer = IndexWriter(
-            self.lib, conduit.id, (conduit.source_location_id, conduit.target_location_id)
+            self.lib, conduit.id, (conduit.source_location_id, conduit.target_location_id), kept
         )
         self._ours = writer.moved
+        self._kept = kept
         for key, item in plan.base_updates:
             writer.set_base(key, item)
         stamp = time.strftime("%Y-%m-%d_%H%M%S")

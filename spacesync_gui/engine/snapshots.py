@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -64,6 +65,12 @@ class Side:
         """
         rel = self._disk_rel(key, other)
         return f"{self._endpoint_str}/{key if rel is None else rel}"
+
+    def disk_key(self, full: str, raw: bytes) -> str:
+        """`side.disk`'s value for an entry of this side stored at `full` with `raw`."""
+        rel = disk_rel(full, raw)
+        cut = self.prefix + "/" if self.prefix else ""
+        return rel[len(cut) :] if rel.startswith(cut) else rel
 
     def raw(self, key: str, other: Side | None = None) -> bytes | None:
         """The `Entry.raw` of `key` on this side (None when the name on disk is the key)."""
@@ -126,15 +133,13 @@ def count_files(lib: Library, side: Side) -> int:
 
 def _side_rows(side: Side, rows: Iterable[tuple]) -> tuple[Snapshot, dict[str, str]]:  # type: ignore[type-arg]
     cut = len(side.prefix) + 1 if side.prefix else 0
-    prefix_disk = side.prefix + "/" if side.prefix else ""
     snap: Snapshot = {}
     disk: dict[str, str] = {}
     for path, raw, kind, size, mtime_ns, hsh, link, mode, inode in rows:
         key = path[cut:] if cut else path
         snap[key] = Item(kind, size, mtime_ns, hsh, link, mode, inode)
         if raw is not None:
-            rel = disk_rel(path, raw)
-            disk[key] = rel[len(prefix_disk) :] if rel.startswith(prefix_disk) else rel
+            disk[key] = side.disk_key(path, raw)
     return snap, disk
 
 
@@ -215,6 +220,13 @@ def load_base(lib: Library, conduit_id: int, under: str | None = None) -> Snapsh
     return {p: Item(k, s, m, h, lk) for p, k, s, m, h, lk in rows}
 
 
+def _put(snap: dict[str, Any], key: str, value: Any) -> None:  # noqa: ANN401
+    if value is None:
+        snap.pop(key, None)
+    else:
+        snap[key] = value
+
+
 class IndexWriter:
     """Buffers base and index changes made by a run; flushes them in batches.
 
@@ -225,9 +237,19 @@ class IndexWriter:
     BATCH = 500
     INTERVAL = 1.0
 
-    def __init__(self, lib: Library, conduit_id: int, track: Iterable[int] = ()) -> None:
+    def __init__(
+        self,
+        lib: Library,
+        conduit_id: int,
+        track: Iterable[int] = (),
+        base: Snapshot | None = None,
+    ) -> None:
         self.lib = lib
         self.conduit_id = conduit_id
+        # With `base` (the snapshot the run planned with), every change also goes into it
+        # and into the side's snapshot, so they keep holding what the index holds: a verify
+        # whose rescan changed nothing plans with them instead of reading 100k rows again.
+        self.memory = base
         # How far this writer moved the change counters of the `track` locations: a run
         # tells its own index changes from anyone else's by them (service.py).
         self.track = tuple(sorted(set(track)))
@@ -242,6 +264,8 @@ class IndexWriter:
 
     def set_base(self, key: str, item: Item | None) -> None:
         self._base[key] = item
+        if self.memory is not None:
+            _put(self.memory, key, item)
         self._maybe_flush()
 
     def set_entry(
@@ -261,12 +285,17 @@ class IndexWriter:
                     mtime_ns=st.st_mtime_ns,
                     inode=st.st_ino,
                     mode=st.st_mode & 0o7777,
-                    size=st.st_size if item.kind == models.FILE else 0,
+                    # As the scanner stores it: a symlink's size is its target's length.
+                    size=st.st_size if item.kind != models.DIR else 0,
                 )
             except OSError:
                 item = None  # vanished again: let the next scan tell
         full = side.full_key(key)
         self._entries[(side.location_id, full)] = (item, raw) if item is not None else None
+        if self.memory is not None:
+            _put(side.snapshot, key, item)
+            rel = None if item is None or raw is None else side.disk_key(full, raw)
+            _put(side.disk, key, rel)
         self._maybe_flush()
 
     def fill_hash(self, side: Side, key: str, item: Item, digest: str) -> None:
