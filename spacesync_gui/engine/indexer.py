@@ -364,6 +364,7 @@ class _Scanner:
         self.protected: set[str] = set()  # keys whose stored entry and subtree are kept
         self.normalised: set[str] = set()  # keys made from names unlike their key (twin check)
         self.stack: list[_Pending] = []
+        self.skip: frozenset[str] = frozenset()  # folders another scan walks meanwhile
         self.stopped = False
         self._last_emit = time.monotonic()
 
@@ -446,9 +447,11 @@ class _Scanner:
     # -- the walk ----------------------------------------------------------------------
 
     def walk(self) -> None:
-        stack = self.stack
+        stack, skip = self.stack, self.skip
         while stack and not self.tick():
-            self.scan_dir(*stack.pop())
+            pending = stack.pop()
+            if pending[1] not in skip:
+                self.scan_dir(*pending)
 
     def scan_dir(self, dir_path: str, dir_key: str, dir_disk: str, differs: bool) -> None:
         listed = self.list_dir(dir_path, dir_key)
@@ -836,20 +839,33 @@ def _load_item(conn: Connection, location_id: int, key: str) -> dict[str, Stored
     return {row[_PATH]: row for row in dbapi_of(conn).execute(sql, (location_id, key))}
 
 
+def _within(key: str, folders: frozenset[str]) -> bool:
+    return any(key == f or key.startswith(f + "/") for f in folders)
+
+
 def _record_errors(
     conn: Connection,
     location_id: int,
     subtree: str,
     errors: list[tuple[str, str]],
     complete: bool,
+    skip: frozenset[str] = frozenset(),
 ) -> None:
-    """A complete scan replaces the scope's errors; a stopped one only refreshes its own."""
+    """A complete scan replaces the scope's errors (but those of the `skip` folders, which
+    their own scan records); a stopped one only refreshes its own."""
     t = _ERRORS.c
-    if complete:
+    if complete and not skip:
         for part in _scope_parts(t.path, subtree):
             conn.execute(delete(_ERRORS).where(t.location_id == location_id, part))
     else:
         keys = sorted({k for k, _ in errors})
+        if complete:
+            in_scope = [
+                k
+                for part in _scope_parts(t.path, subtree)
+                for (k,) in conn.execute(select(t.path).where(t.location_id == location_id, part))
+            ]
+            keys = sorted(set(keys) | {k for k in in_scope if not _within(k, skip)})
         for i in range(0, len(keys), _SQL_IN_MAX):
             conn.execute(
                 delete(_ERRORS).where(
@@ -886,12 +902,15 @@ def scan_location(
     emit: Emit = ignore_events,
     should_stop: Callable[[], bool] | None = None,
     defer_hashes: bool = False,
+    skip: frozenset[str] = frozenset(),
 ) -> ScanResult:
     """Bring the index of a location (or of the key `subtree` and below) up to date.
 
     The caller has checked that the location is online; a missing root raises
     SpaceSyncError and changes nothing. With `defer_hashes` (a sync's own scan), new and
     changed files are stored without a hash instead of being read: see `hash_deferred`.
+    `skip`: keys of folders inside the scope that another scan brings up to date at the
+    same time (scan_split.py): their entries are visited, what is below them is not.
     """
     key = _normalise_subtree(subtree)
     with lib.engine.connect() as conn:
@@ -899,6 +918,7 @@ def scan_location(
         scanner = _Scanner(
             conn, location_id, root, IgnoreRules(patterns), emit, should_stop, defer_hashes
         )
+        scanner.skip = skip
         scanner.digests = load_digests(dbapi_of(conn), location_id, key)
         conn.rollback()  # end the read before the walk: a long-lived reader pins the WAL
         if key:
@@ -910,7 +930,7 @@ def scan_location(
         if complete:
             scanner.finish()
         scanner.writer.flush(commit=False)
-        _record_errors(conn, location_id, key, scanner.result.errors, complete)
+        _record_errors(conn, location_id, key, scanner.result.errors, complete, skip)
         _update_location(conn, location_id, complete)
         journal.cap(dbapi_of(conn), location_id)
         conn.commit()

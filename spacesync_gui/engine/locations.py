@@ -194,6 +194,7 @@ def scan(
     subtree: str | None = None,
     emit: Emit = ignore_events,
     defer_hashes: bool = False,
+    skip: frozenset[str] = frozenset(),
 ):
     """Refresh the state, then scan; an offline or replaced root is refused."""
     from .indexer import scan_location
@@ -201,7 +202,7 @@ def scan(
     state = refresh_state(lib, location_id, emit)
     if state != models.ONLINE:
         raise Refused(state_problem(get_location(lib, location_id)))
-    return scan_location(lib, location_id, subtree, emit=emit, defer_hashes=defer_hashes)
+    return scan_location(lib, location_id, subtree, emit=emit, defer_hashes=defer_hashes, skip=skip)
 
 
 def set_ignore(lib: Library, location_id: int, patterns: list[str]) -> LocationInfo:

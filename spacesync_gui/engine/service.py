@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from . import deferred, forked_scans, journal, models, transfer, verify
+from . import deferred, forked_scans, journal, models, scan_split, transfer, verify
 from .clean_token import read_token, settings_digest
 from .conduits import ConduitInfo, get_conduit, left_out
 from .db import Library
@@ -234,15 +234,17 @@ class FileSyncService:
                 subtrees = [side.prefix or None]
             if subtrees:
                 jobs.append((side, subtrees))
-        # With fork_workers, the second side in a child process at the same time as the first.
+        # With fork_workers, the second side in a child process at the same time as the
+        # first, or whole endpoints shared out between the two (scan_split.py).
+        work = _scans(jobs, self.fork_workers and forked_scans.can_fork())
         scanned = forked_scans.run_jobs(
             self.lib,
-            jobs,
+            work,
             lambda j, in_child: _scanner(j, ignore_events if in_child else self.emit, defer),
             self.fork_workers,
         )
-        for (side, _), side_results in zip(jobs, scanned, strict=True):
-            for result in side_results:
+        for job, results in zip(work, scanned, strict=True):
+            for (side, _, _), result in zip(job, results, strict=True):
                 if result.errors and under is None:
                     # Unreadable items keep their old index entries (never "deleted"),
                     # but the user must hear about them.
@@ -663,14 +665,35 @@ class FileSyncService:
 VERIFY_SUBTREES_MAX = 32
 
 
+# One scan: a side, the subtree (None: the whole location), folders it leaves to another.
+_Scan = tuple[Side, str | None, frozenset[str]]
+
+
+def _scans(jobs: list[tuple[Side, list[str | None]]], share: bool) -> list[list[_Scan]]:
+    """The scans of each process: one side each, or (`share`, every side scanned whole)
+    each side's top-level folders split between them (scan_split.py)."""
+    plain: list[list[_Scan]] = [[(side, sub, frozenset()) for sub in subs] for side, subs in jobs]
+    if not share or any(subs != [side.prefix or None] for side, subs in jobs):
+        return plain
+    here: list[_Scan] = []
+    child: list[_Scan] = []
+    for side, (whole,) in jobs:
+        folders = scan_split.child_folders(side)
+        here.append((side, whole, folders))
+        child.extend((side, key, frozenset()) for key in sorted(folders))
+    return [here, child] if child else plain
+
+
 def _scanner(
-    job: tuple[Side, list[str | None]], emit: Emit = ignore_events, defer: bool = False
+    job: list[_Scan], emit: Emit = ignore_events, defer: bool = False
 ) -> Callable[[Library], list[ScanResult]]:
-    """The scans of one side's subtrees, as a function of the library (forkable)."""
-    side, subtrees = job
+    """One process's scans, as a function of the library (forkable)."""
 
     def run(lib: Library) -> list[ScanResult]:
-        return [scan(lib, side.location_id, sub, emit=emit, defer_hashes=defer) for sub in subtrees]
+        return [
+            scan(lib, side.location_id, sub, emit=emit, defer_hashes=defer, skip=skip)
+            for side, sub, skip in job
+        ]
 
     return run
 
