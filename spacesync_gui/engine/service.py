@@ -33,6 +33,7 @@ from .events import (
     ignore_events,
 )
 from .executor import ExecResult, Executor
+from .gc_pause import fewer_collections
 from .history import get_conflict
 from .indexer import read_problem
 from .kept_folders import keep_folders_with_unknown_items
@@ -110,7 +111,7 @@ class FileSyncService:
         conduit = get_conduit(self.lib, conduit_id)
         report = RunReport(conduit_id, dry_run=dry_run)
         try:
-            with conduit_lock(self.lib.data_dir, conduit_id):
+            with conduit_lock(self.lib.data_dir, conduit_id), fewer_collections():
                 if conduit.paused and not dry_run:
                     raise Refused(f"conduit {conduit_id} is paused; resume it first")
                 self._run(conduit, report, force=force)
