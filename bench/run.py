@@ -83,6 +83,12 @@ REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench"
 INPROC = BENCH / "inproc.py"
 INODE_REUSE_WAIT_S = 65
+# The creation canary (Ctx.wait_for_fast_creates): empty files made in fresh folders
+# before each timed step. ~15 µs a file on this VM normally, 250-700 µs while ext4 skips
+# the inodes of a big delete (BENCHMARKING.md); over the bar, the step waits.
+CANARY_FOLDERS, CANARY_FILES = 200, 5
+CANARY_BAR_US = 100.0
+CANARY_GIVE_UP_S = 600
 MB = 1024 * 1024
 
 
@@ -131,6 +137,8 @@ class Ctx:
         self._probes: dict[tuple[str, ...], str | None] = {}
         self._sigs: dict[str, dict[str, tuple[int, int]]] = {}
         self.apt_updated = False
+        self.canary_waits: list[float] = []  # seconds waited for file creation to recover
+        self._canary_given_up = False
 
     def fresh_dir(self, kind: str) -> Path:
         self._n += 1
@@ -174,6 +182,36 @@ class Ctx:
         os.sync()  # the previous step's dirty pages are not this step's cost
         if self.a.cold:
             drop_caches()
+        self.wait_for_fast_creates()
+
+    def creation_canary_us(self) -> float:
+        """Microseconds per file to create empty files in new folders, as a copy does. The
+        folders are spread over the disk as a copy's are; they go with the run's folders."""
+        root = self.fresh_dir("canary")
+        t = time.perf_counter()
+        for i in range(CANARY_FOLDERS):
+            folder = root / str(i)
+            folder.mkdir()
+            for j in range(CANARY_FILES):
+                os.close(os.open(folder / str(j), os.O_CREAT | os.O_WRONLY, 0o644))
+        return (time.perf_counter() - t) * 1e6 / (CANARY_FOLDERS * (CANARY_FILES + 1))
+
+    def wait_for_fast_creates(self) -> None:
+        """Time nothing while file creation is slowed down (ext4 for minutes after a big
+        delete, whoever made it: `rsync -a` once measured 41-48 s instead of 4 s so)."""
+        if self._canary_given_up:
+            return
+        start = time.time()
+        while (us := self.creation_canary_us()) > CANARY_BAR_US:
+            waited = time.time() - start
+            if waited > CANARY_GIVE_UP_S:
+                log(f"  file creation still slow ({us:.0f} µs a file): timing anyway, from now on")
+                self._canary_given_up = True
+                break
+            log(f"  creating a file takes {us:.0f} µs (ext4 after a big delete?): waiting")
+            time.sleep(15)
+        if time.time() - start > 1:
+            self.canary_waits.append(round(time.time() - start, 1))
 
 
 def json_out(p: Proc, what: str) -> dict:
@@ -1499,6 +1537,14 @@ def main(argv: list[str] | None = None) -> int:
     by_label = {s.label: s for s in all_stats}
     targets = [evaluate(t, by_label) for t in all_targets]
     meta["seconds"] = round(time.time() - t0, 1)
+    meta["creation_waits_s"] = ctx.canary_waits
+    if ctx.canary_waits:
+        notes.append(
+            f"waited {sum(ctx.canary_waits):.0f} s in all, before {len(ctx.canary_waits)} timed "
+            "step(s), for file creation to be fast again (the creation canary)"
+        )
+    if ctx._canary_given_up:
+        notes.append("file creation stayed slow: some steps were timed anyway (see the log)")
     shown = [s for s in all_stats if not s.label.startswith("__crash_")]
     print_report(meta, shown, targets, notes)
 
