@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -26,19 +27,32 @@ from spacesync_gui.engine.db import open_library
 PHASES = ("_preflight", "_refresh", "_plan", "_execute", "_verify")
 
 
+def idle_cpu_s() -> float:
+    """Idle + iowait time of all cores so far (Linux /proc/stat), in CPU-seconds."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()[1:]
+    except OSError:
+        return 0.0
+    return (int(fields[3]) + int(fields[4])) / os.sysconf("SC_CLK_TCK")
+
+
 def instrument(times: dict[str, float]) -> None:
     cls = service_mod.FileSyncService
     for name in PHASES:
         fn = getattr(cls, name)
 
         def wrap(*a, __fn=fn, __name=name, **k):
-            t, c = time.perf_counter(), time.process_time()
+            t, c, i = time.perf_counter(), time.process_time(), idle_cpu_s()
             try:
                 return __fn(*a, **k)
             finally:
                 times[__name] = times.get(__name, 0.0) + time.perf_counter() - t
                 cpu = f"{__name}_cpu"  # this process's CPU (forked scans and copies not included)
                 times[cpu] = times.get(cpu, 0.0) + time.process_time() - c
+                # Cores left idle (whole machine): what more parallel work could still use.
+                idle = f"{__name}_idle"
+                times[idle] = times.get(idle, 0.0) + idle_cpu_s() - i
 
         setattr(cls, name, wrap)
 

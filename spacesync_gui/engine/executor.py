@@ -71,8 +71,11 @@ class _Progress:
         self.maybe_emit()
 
     def item_done(self, path: str) -> None:
-        self.files_done += 1
-        self.current = path
+        self.items_done(1, path)
+
+    def items_done(self, n: int, last: str) -> None:
+        self.files_done += n
+        self.current = last
         self.maybe_emit()
 
     def maybe_emit(self, force: bool = False) -> None:
@@ -178,6 +181,21 @@ class Executor:
                 self.writer.set_entry(side, a.path, a.item, disk_path, raw=raw)
         self.emit(ItemFinished(self.conduit_id, a.op, a.path, True))
         self.progress.item_done(a.path)
+
+    def _copies_landed(self, done: list[tuple[Action, Item]]) -> None:
+        """`_landed` for a batch of committed, durable copies (each with its exact item)."""
+        if not done:
+            return
+        by_side: dict[str, list[tuple[str, Item, Item | None, Item]]] = {}
+        for a, exact in done:
+            assert a.item is not None
+            by_side.setdefault(a.side, []).append((a.path, a.item, a.base, exact))
+        for name, rows in by_side.items():
+            self.writer.copies_landed(self.sides[name], self.sides[other(name)], rows)
+        cid, emit = self.conduit_id, self.emit
+        for a, _ in done:
+            emit(ItemFinished(cid, a.op, a.path, True))
+        self.progress.items_done(len(done), done[-1][0].path)
 
     # -- phases --------------------------------------------------------------------
     def run(self, plan: Plan) -> ExecResult:
@@ -364,13 +382,17 @@ class Executor:
             start = chunks[-1].stop if chunks else 0
             chunks.append(range(start, start + len(chunk)))
 
-        def landed(r: forked_copies.Landed) -> None:
-            a = actions[r.index]
-            assert a.item is not None
-            self.result.copied += 1
-            self.result.bytes += a.item.size
-            exact = a.item._replace(inode=r.inode, mode=r.mode, hash=r.hash)
-            self._landed(a, self.sides[a.side], jobs[r.index].dst, exact)
+        def landed(batch: list[forked_copies.Landed]) -> None:
+            done = []
+            for i, inode, mode, digest in batch:
+                a = actions[i]
+                it = a.item
+                assert it is not None
+                self.result.bytes += it.size
+                # Item(...), not it._replace(...): a third of the cost, 100k times.
+                done.append((a, Item(it.kind, it.size, it.mtime_ns, digest, it.link, mode, inode)))
+            self.result.copied += len(done)
+            self._copies_landed(done)
 
         on = forked_copies.Reports(
             landed=landed,
@@ -490,8 +512,7 @@ class Executor:
             for a, _, _, _, _ in todo:
                 self._fail(a, e)
             return
-        for a, side, dst, exact, _ in todo:
-            self._landed(a, side, dst, exact)
+        self._copies_landed([(a, exact) for a, _, _, exact, _ in todo])
 
 
 _Outcome = tuple[Action, "transfer.Staged | BaseException"]

@@ -41,7 +41,7 @@ import struct
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import NamedTuple, cast
 
 from . import transfer
 from .forking import can_fork, fork_child
@@ -68,11 +68,11 @@ class Job:
     remover: transfer.Remover
 
 
-@dataclass(frozen=True)
-class Landed:
-    """What a worker reports for a copy whose data and rename are durable."""
+class Landed(NamedTuple):
+    """What a worker reports for a copy whose data and rename are durable (a tuple: a
+    report carries hundreds, and a dataclass pickles each one's field names)."""
 
-    index: int  # into the job list
+    job: int  # index into the job list
     inode: int
     mode: int
     hash: str
@@ -92,7 +92,7 @@ class Copies:
 class Reports:
     """Where `run` hands what the workers report, in the process that called it."""
 
-    landed: Callable[[Landed], None]
+    landed: Callable[[list[Landed]], None]  # a batch, in the order they landed
     failed: Callable[[int, str], None]  # job index, message
     copied_bytes: Callable[[int], None]
 
@@ -209,9 +209,9 @@ class _Worker:
         ok, bad, nbytes = cast(_Report, msg)
         if nbytes:
             on.copied_bytes(nbytes)
-        for item in ok:
-            self.todo.discard(item.index)
-            on.landed(item)
+        if ok:
+            self.todo.difference_update(item.job for item in ok)
+            on.landed(ok)
         for index, message in bad:
             self.todo.discard(index)
             on.failed(index, message)
@@ -340,7 +340,7 @@ class CopyHelper:
                             return bool(msg[1])  # type: ignore[index]
                         for kind, *args in msg[1]:  # type: ignore[index]
                             if kind == "landed":
-                                todo.discard(args[0].index)
+                                todo.difference_update(item.job for item in args[0])
                                 on.landed(args[0])
                             elif kind == "failed":
                                 todo.discard(args[0])
@@ -390,7 +390,7 @@ def _serve(req_fd: int, rep_fd: int) -> None:
                 continue  # a stop that came after its run had ended
             stop = False
             on = Reports(
-                landed=lambda item: pending.append(("landed", item)),
+                landed=lambda batch: pending.append(("landed", batch)),
                 failed=lambda i, m: pending.append(("failed", i, m)),
                 copied_bytes=lambda n: pending.append(("bytes", n)),
             )

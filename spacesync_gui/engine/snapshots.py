@@ -306,6 +306,36 @@ class IndexWriter:
         )
         self._maybe_flush()
 
+    def copies_landed(
+        self, side: Side, src: Side, done: Iterable[tuple[str, Item, Item | None, Item]]
+    ) -> None:
+        """Record copies from `src` that landed on `side`: (key, the source item copied, its
+        base before, the copy as it is on disk). What `set_base`, `set_entry` and
+        `fill_hash` do for one file, in one loop for a batch: a worker reports a few
+        hundred at a time, and 100k files add up."""
+        loc, src_loc, memory = side.location_id, src.location_id, self.memory
+        snap, disk, src_snap = side.snapshot, side.disk, src.snapshot
+        for key, item, base, exact in done:
+            digest = exact.hash
+            if digest is not None:
+                if item.hash is None:  # indexed without a hash: the copy computed it
+                    self._hashes.append(
+                        (digest, src_loc, src.full_key(key), item.size, item.mtime_ns)
+                    )
+                    if src_snap.get(key) == item:  # the verify plans with it
+                        src_snap[key] = Item(item.kind, item.size, item.mtime_ns, digest, *item[4:])
+                if base is not None and base.hash is None and base.kind == exact.kind:
+                    base = base._replace(hash=digest)
+            self._base[key] = base
+            raw = side.raw(key, src)
+            full = side.full_key(key)
+            self._entries[(loc, full)] = (exact, raw)
+            if memory is not None:
+                _put(memory, key, base)
+                snap[key] = exact
+                _put(disk, key, None if raw is None else side.disk_key(full, raw))
+        self._maybe_flush()
+
     def _maybe_flush(self) -> None:
         if (
             len(self._base) + len(self._entries) + len(self._hashes) >= self.BATCH

@@ -86,3 +86,56 @@ def test_without_json1_the_plain_statements_are_used(library, tmp_path: Path, mo
     test_entries_and_base_round_trip(library, tmp_path, 300)
     side_keys = snapshots.load_base_keys(library, 1, ["nope"])
     assert side_keys == {}
+
+
+@pytest.mark.parametrize("n", [3, 300])
+def test_copies_landed_records_what_a_run_holds_in_memory(library, tmp_path: Path, n: int):
+    """A worker's batch of landed copies: target entries, base rows and the source's
+    hashes in the index, and the writer's memory (what a verify plans with) equal to it."""
+    c, dst, _ = _target_writer(library, tmp_path)
+    src = Side("source", c.source_location_id, tmp_path / "s", "")
+    seed = IndexWriter(library, c.id)
+    planned: dict[str, Item] = {}
+    for i in range(n):
+        key = f"d/f-{i:03d} ü.txt"
+        planned[key] = Item(
+            "file", 10 + i, 1_700_000_000_000_000_000 + i, None, None, 0o640, 50 + i
+        )
+        seed.set_entry(src, key, planned[key])
+    odd = "d/n\\xffme"  # a non-UTF-8 name (its key, paths.key_for): the copy takes its bytes
+    planned[odd] = Item("file", 3, 5, None, None, 0o600, 7)
+    seed.set_entry(src, odd, planned[odd], raw=b"d/n\xffme")
+    seed.flush()
+    load_side(library, src)
+    load_side(library, dst)
+    base = load_base(library, c.id)
+    w = IndexWriter(library, c.id, base=base)
+    changed = "d/f-000 ü.txt"  # edited on the source since the scan: its hash is not filled
+    with library.engine.begin() as conn:
+        snapshots.dbapi_of(conn).execute(
+            "UPDATE entries SET size = 99 WHERE location_id = ? AND path = ?",
+            (src.location_id, changed),
+        )
+    known_base = "d/f-001 ü.txt"  # a base without a hash (deferred) takes the copy's
+    done = []
+    for i, (key, it) in enumerate(planned.items()):
+        b = it._replace(mode=0, inode=0) if key == known_base else None
+        done.append((key, it, b, it._replace(hash=f"{i:032x}", inode=1000 + i, mode=0o640)))
+    w.copies_landed(dst, src, done)
+    w.flush()
+
+    mem_dst, mem_src, mem_base = dict(dst.snapshot), dict(src.snapshot), dict(base)
+    mem_disk = dict(dst.disk)
+    load_side(library, dst)
+    load_side(library, src)
+    assert dst.snapshot == mem_dst == {k: exact for k, _, _, exact in done}
+    assert dst.disk == mem_disk == {odd: "d/n\udcffme"}
+    hashes = {k: v.hash for k, v in src.snapshot.items()}
+    assert hashes[changed] is None and src.snapshot[changed].size == 99
+    assert all(hashes[k] == exact.hash for k, _, _, exact in done if k != changed)
+    assert {k: v for k, v in mem_src.items() if k != changed} == {
+        k: v for k, v in src.snapshot.items() if k != changed
+    }
+    assert (
+        load_base(library, c.id) == mem_base == {known_base: done[1][3]._replace(mode=0, inode=0)}
+    )
