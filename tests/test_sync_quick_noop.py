@@ -17,6 +17,7 @@ import pytest
 from spacesync_gui.engine import quick_noop
 from spacesync_gui.engine import service as service_mod
 from spacesync_gui.engine.conduits import add_conduit, edit_conduit, get_conduit, set_paused
+from spacesync_gui.engine.library_file import SCHEMA_VERSION
 from spacesync_gui.engine.listing import changed_folders, digest, digest_seed, list_dir
 from spacesync_gui.engine.locations import set_ignore
 from spacesync_gui.engine.rules import IgnoreRules
@@ -180,10 +181,11 @@ def test_what_it_cannot_vouch_for_is_left_to_the_full_sync(clean, cli):
 def test_a_library_to_migrate_or_a_busy_one_is_left_to_the_full_sync(clean, monkeypatch):
     lib, cid, src, dst = clean
     db = sqlite3.connect(lib.db_path)
-    db.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
+    version = "UPDATE meta SET value = ? WHERE key = 'schema_version'"
+    db.execute(version, (str(SCHEMA_VERSION - 1),))
     db.commit()
     assert quick(lib, cid) is None
-    db.execute("UPDATE meta SET value = '6' WHERE key = 'schema_version'")
+    db.execute(version, (str(SCHEMA_VERSION),))
     db.commit()
     before = dump(lib)
     monkeypatch.setattr(quick_noop, "BUSY_TIMEOUT_S", 0.2)

@@ -126,12 +126,34 @@ CASCADE_TRIGGERS = {
 }
 # Nor does it change what a folder's listing digest vouches for.
 _DIGEST_CHANGED = f"{_differs((*_NOT_HASH, *_FILE_COLS))} OR {_HASH_CHANGED}"
+
+
+# Schema 7: the triggers fire only while the location holds a digest at all (an indexed
+# probe). Finding the parent of a path in SQL costs ~2 us a row (rtrim against the
+# path's own characters): an initial scan or mirror writing 100k entries into a location
+# without digests paid it for nothing.
+def _digested(row: str) -> str:
+    return (
+        f"(EXISTS (SELECT 1 FROM entries WHERE location_id = {row}.location_id AND "
+        "kind = 'dir' AND digest IS NOT NULL) OR (SELECT root_digest FROM locations "
+        f"WHERE id = {row}.location_id) IS NOT NULL)"
+    )
+
+
 DIGEST_TRIGGERS = {
-    "trg_entries_digest_ins": f"AFTER INSERT ON entries BEGIN {_clear_digest('new')} END",
-    "trg_entries_digest_del": f"AFTER DELETE ON entries BEGIN {_clear_digest('old')} END",
-    "trg_entries_digest_upd": f"AFTER UPDATE ON entries WHEN {_DIGEST_CHANGED} "
+    "trg_entries_digest_ins": f"AFTER INSERT ON entries WHEN {_digested('new')} "
+    f"BEGIN {_clear_digest('new')} END",
+    "trg_entries_digest_del": f"AFTER DELETE ON entries WHEN {_digested('old')} "
+    f"BEGIN {_clear_digest('old')} END",
+    "trg_entries_digest_upd": f"AFTER UPDATE ON entries WHEN ({_DIGEST_CHANGED}) AND "
+    f"({_digested('old')} OR {_digested('new')}) "
     f"BEGIN {_clear_digest('old')} {_clear_digest('new')} END",
 }
+# What `_digested` probes: the folders holding a digest, by location.
+DIGESTED_INDEX = (
+    "CREATE INDEX IF NOT EXISTS ix_entries_digested ON entries (location_id) "
+    "WHERE kind = 'dir' AND digest IS NOT NULL"
+)
 # Folders by location, with their digests: what a rescan loads instead of every entry.
 DIR_INDEX = (
     "CREATE INDEX IF NOT EXISTS ix_entries_dirs ON entries (location_id, path, digest) "
@@ -178,6 +200,7 @@ def create_triggers(conn: Connection) -> None:
     )
     conn.execute(text(DIR_INDEX))
     conn.execute(text(NOHASH_INDEX))
+    conn.execute(text(DIGESTED_INDEX))
 
 
 def _migrate_2_to_3(conn: Connection) -> None:
@@ -221,6 +244,13 @@ def _migrate_5_to_6(conn: Connection) -> None:
     create_triggers(conn)
 
 
+def _migrate_6_to_7(conn: Connection) -> None:
+    # Digest triggers that skip locations without digests (and the index they probe).
+    for name in DIGEST_TRIGGERS:
+        conn.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
+    create_triggers(conn)
+
+
 # MIGRATIONS[n] turns a version-n database into version n+1.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _migrate_1_to_2,
@@ -228,6 +258,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     3: _migrate_3_to_4,
     4: _migrate_4_to_5,
     5: _migrate_5_to_6,
+    6: _migrate_6_to_7,
 }
 
 

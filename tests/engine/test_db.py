@@ -272,3 +272,76 @@ def test_v4_fixture_learns_that_filling_in_a_hash_is_not_a_change(tmp_path):
     finally:
         lib.close()
     assert len(list(data.glob(f"{DB_NAME}.v4-*.bak"))) == 1
+
+
+def test_v6_digest_triggers_are_replaced_by_the_ones_that_skip_undigested_locations(tmp_path):
+    """Schema 6 -> 7: the same triggers, guarded by a probe of the location's digests."""
+    v6, fresh = tmp_path / "v6", tmp_path / "f"
+    open_library(v6).close()
+    open_library(fresh).close()
+    conn = sqlite3.connect(v6 / DB_NAME)
+    with conn:  # back to schema 6: unguarded digest triggers, no probe index
+        for name, sql in _triggers(v6 / DB_NAME).items():
+            if "digest" in name:
+                conn.execute(f"DROP TRIGGER {name}")
+                conn.execute(sql.replace(sql[sql.index(" WHEN ") : sql.index(" BEGIN ")], ""))
+        conn.execute("DROP INDEX ix_entries_digested")
+        conn.execute("UPDATE meta SET value = '6' WHERE key = 'schema_version'")
+    conn.close()
+    assert _triggers(v6 / DB_NAME) != _triggers(fresh / DB_NAME)
+    open_library(v6).close()
+    assert _triggers(v6 / DB_NAME) == _triggers(fresh / DB_NAME)
+    assert _indexes(v6 / DB_NAME) == _indexes(fresh / DB_NAME)
+
+
+def test_digest_triggers_clear_what_a_change_makes_stale_and_only_that(library, tmp_path):
+    """Whatever the guard skips, a folder's digest (or the root's) goes when a child
+    changes, and a location without digests is written without touching any."""
+    loc_sql = (
+        "INSERT INTO locations (id, uuid, path, state, ignore, watch, created_at, files, "
+        "bytes, scan_errors, changes, journal, root_digest) VALUES "
+        "(?, ?, ?, 'online', '[]', 1, 0, 0, 0, 0, 0, 0, ?)"
+    )
+    entry_sql = (
+        "INSERT INTO entries (location_id, path, kind, size, mtime_ns, inode, mode, "
+        "indexed_at, digest) VALUES (?, ?, ?, 0, 0, 0, 0, 0, ?)"
+    )
+
+    def digests(db: sqlite3.Connection, loc: int) -> tuple[str | None, dict[str, str | None]]:
+        root = db.execute("SELECT root_digest FROM locations WHERE id = ?", (loc,)).fetchone()
+        rows = db.execute(
+            "SELECT path, digest FROM entries WHERE location_id = ? AND kind = 'dir'", (loc,)
+        )
+        return root[0], dict(rows.fetchall())
+
+    db = sqlite3.connect(library.db_path, isolation_level=None)
+    try:
+        db.execute(loc_sql, (1, "u1", str(tmp_path / "a"), "r1"))  # root digest only
+        db.execute(loc_sql, (2, "u2", str(tmp_path / "b"), None))  # folder digests only
+        db.execute(loc_sql, (3, "u3", str(tmp_path / "c"), None))  # no digest at all
+        for loc, path in ((2, "d"), (2, "d/e"), (2, "f"), (3, "d")):
+            db.execute(entry_sql, (loc, path, "dir", None))
+        for path, digest in (("d", "dd"), ("d/e", "de"), ("f", "df")):  # as a scan's last write
+            db.execute(
+                "UPDATE entries SET digest = ? WHERE location_id = 2 AND path = ?", (digest, path)
+            )
+        assert digests(db, 2) == (None, {"d": "dd", "d/e": "de", "f": "df"})
+
+        db.execute(entry_sql, (1, "x", "file", None))  # a new top-level entry
+        assert digests(db, 1) == (None, {})
+        db.execute(entry_sql, (2, "d/e/x", "file", None))
+        assert digests(db, 2) == (None, {"d": "dd", "d/e": None, "f": "df"})
+        db.execute("UPDATE entries SET size = 5 WHERE location_id = 2 AND path = 'd/e'")
+        assert digests(db, 2) == (None, {"d": None, "d/e": None, "f": "df"})
+        db.execute("DELETE FROM entries WHERE location_id = 2 AND path = 'f'")
+        assert digests(db, 2) == (None, {"d": None, "d/e": None})
+        db.execute("UPDATE entries SET digest = 'again' WHERE location_id = 2 AND path = 'd'")
+        db.execute(  # a move out of a digested folder into another location's
+            "UPDATE entries SET location_id = 3, path = 'd/e' WHERE location_id = 2 "
+            "AND path = 'd/e'"
+        )
+        assert digests(db, 2) == (None, {"d": None})
+        db.execute(entry_sql, (3, "d/y", "file", None))
+        assert digests(db, 3) == (None, {"d": None, "d/e": None})
+    finally:
+        db.close()
