@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,7 @@ def test_entries_and_base_round_trip(library, tmp_path: Path, n: int):
     assert len(side.snapshot) == 1 + (n + 1) // 2
     assert all(v.size == 1 for k, v in side.snapshot.items() if k != "link")
     assert len(load_base(library, c.id)) == (n + 1) // 2
-    assert snapshots.BULK_MIN < 300
+    assert snapshots.BULK_ROWS < 300  # more than one statement, and groups of all sizes
     assert _totals(library, side) == _totals_of(side)  # kept by triggers, replaces included
 
 
@@ -139,3 +140,30 @@ def test_copies_landed_records_what_a_run_holds_in_memory(library, tmp_path: Pat
     assert (
         load_base(library, c.id) == mem_base == {known_base: done[1][3]._replace(mode=0, inode=0)}
     )
+
+
+@pytest.mark.parametrize(("n", "limit"), [(0, None), (1, None), (1000, None), (37, 30)])
+def test_bulk_write_writes_every_row_once(library, tmp_path: Path, monkeypatch, n, limit):
+    """Rows go many per statement, in groups that fit this SQLite's parameter limit."""
+    monkeypatch.setattr(snapshots, "_vars_limit", {})  # read again from this connection
+    c, side, _ = _target_writer(library, tmp_path)
+    rows = [
+        (side.location_id, f"f{i:04d}", b"f\xff" if i % 7 == 0 else None, "file")
+        + (i, i, i, 0, None, None, 0.0)
+        for i in range(n)
+    ]
+    with library.engine.begin() as conn:
+        db = snapshots.dbapi_of(conn)
+        old = db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        if limit is not None:  # as an old SQLite's 999, made small: 2 rows a statement
+            db.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, limit)
+        try:
+            snapshots.bulk_write(db, snapshots.ENTRY_UPSERT, 11, rows)
+        finally:
+            db.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, old)
+        got = db.execute(
+            "SELECT location_id, path, raw, kind, size, mtime_ns, inode, mode, hash, link, "
+            "indexed_at FROM entries WHERE location_id = ? ORDER BY path",
+            (side.location_id,),
+        ).fetchall()
+    assert got == rows
