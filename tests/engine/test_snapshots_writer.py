@@ -89,10 +89,14 @@ def test_without_json1_the_plain_statements_are_used(library, tmp_path: Path, mo
     assert side_keys == {}
 
 
-@pytest.mark.parametrize("n", [3, 300])
-def test_copies_landed_records_what_a_run_holds_in_memory(library, tmp_path: Path, n: int):
+@pytest.mark.parametrize(("n", "old_sqlite"), [(3, False), (300, False), (300, True)])
+def test_copies_landed_records_what_a_run_holds_in_memory(
+    library, tmp_path: Path, monkeypatch, n: int, old_sqlite: bool
+):
     """A worker's batch of landed copies: target entries, base rows and the source's
     hashes in the index, and the writer's memory (what a verify plans with) equal to it."""
+    if old_sqlite:  # no UPDATE ... FROM: the hashes are filled one statement each
+        monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 31, 1))
     c, dst, _ = _target_writer(library, tmp_path)
     src = Side("source", c.source_location_id, tmp_path / "s", "")
     seed = IndexWriter(library, c.id)
@@ -111,11 +115,16 @@ def test_copies_landed_records_what_a_run_holds_in_memory(library, tmp_path: Pat
     load_side(library, dst)
     base = load_base(library, c.id)
     w = IndexWriter(library, c.id, base=base)
-    changed = "d/f-000 ü.txt"  # edited on the source since the scan: its hash is not filled
+    # Edited on the source since the scan (its size, or only its mtime): no hash filled.
+    changed, touched = "d/f-000 ü.txt", "d/n\\xffme"
     with library.engine.begin() as conn:
         snapshots.dbapi_of(conn).execute(
             "UPDATE entries SET size = 99 WHERE location_id = ? AND path = ?",
             (src.location_id, changed),
+        )
+        snapshots.dbapi_of(conn).execute(
+            "UPDATE entries SET mtime_ns = 6 WHERE location_id = ? AND path = ?",
+            (src.location_id, touched),
         )
     known_base = "d/f-001 ü.txt"  # a base without a hash (deferred) takes the copy's
     done = []
@@ -133,9 +142,11 @@ def test_copies_landed_records_what_a_run_holds_in_memory(library, tmp_path: Pat
     assert dst.disk == mem_disk == {odd: "d/n\udcffme"}
     hashes = {k: v.hash for k, v in src.snapshot.items()}
     assert hashes[changed] is None and src.snapshot[changed].size == 99
-    assert all(hashes[k] == exact.hash for k, _, _, exact in done if k != changed)
-    assert {k: v for k, v in mem_src.items() if k != changed} == {
-        k: v for k, v in src.snapshot.items() if k != changed
+    assert hashes[touched] is None and src.snapshot[touched].mtime_ns == 6
+    edited = (changed, touched)
+    assert all(hashes[k] == exact.hash for k, _, _, exact in done if k not in edited)
+    assert {k: v for k, v in mem_src.items() if k not in edited} == {
+        k: v for k, v in src.snapshot.items() if k not in edited
     }
     assert (
         load_base(library, c.id) == mem_base == {known_base: done[1][3]._replace(mode=0, inode=0)}
