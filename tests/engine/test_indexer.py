@@ -423,6 +423,55 @@ def test_fifo_is_a_scan_error_and_errors_are_replaced(library: Library, root: Pa
     assert location(library, lid).scan_errors == 0
 
 
+def _open_paths() -> set[str]:
+    """What this process has open (Linux: /proc/self/fd)."""
+    out = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            out.add(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:  # closed since listed
+            pass
+    return out
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
+def test_a_file_that_became_a_symlink_before_it_was_read_is_not_followed(
+    library: Library, root: Path
+) -> None:
+    """Listed as a file, a symlink by the time it is opened (O_NOFOLLOW fails, ELOOP): the
+    scan reports it as changed while read and records nothing for it; the next scan records
+    the symlink."""
+    names = ("a.bin", "b.bin")
+    for name in names:
+        write(root / name, os.urandom(3 * indexer.CHUNK_SIZE))
+    outside = write(root.parent / "outside.txt", "outside the root")
+    lid = add_location(library, root)
+    swapped: list[str] = []
+    calls = 0
+
+    def swap_the_other_file() -> bool:
+        # Call 2 comes from inside the first big file's hashing: both were listed as files.
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            reading = _open_paths()
+            other = next(n for n in names if str(root / n) not in reading)
+            (root / other).unlink()
+            (root / other).symlink_to(outside)
+            swapped.append(other)
+        return False
+
+    r = scan_location(library, lid, should_stop=swap_the_other_file)
+
+    assert len(swapped) == 1
+    assert r.errors == [(swapped[0], indexer.CHANGED_WHILE_READ)]
+    assert swapped[0] not in entries(library, lid)  # nothing half-true recorded
+    r = scan_location(library, lid)
+    assert r.errors == []
+    e = entries(library, lid)[swapped[0]]
+    assert (e.kind, e.link, e.hash) == ("symlink", str(outside), None)
+
+
 def test_file_changed_while_being_read_keeps_old_entry(library: Library, root: Path) -> None:
     big = write(root / "big.bin", os.urandom(3 * indexer.CHUNK_SIZE))
     lid = add_location(library, root)
