@@ -155,35 +155,21 @@ class Executor:
         self.result.errors.append({"path": a.path, "message": msg, "action": a.op})
         self.emit(ItemFinished(self.conduit_id, a.op, a.path, False, msg))
 
-    def _landed(
-        self, a: Action, side: Side, disk_path: str | None, exact: Item | None = None
-    ) -> None:
-        """The action committed: base, index entry, events. `exact` is the item as it now
-        is on disk when the caller knows it (a copy), which saves a stat per file."""
-        base = a.base
-        if exact is not None and exact.hash is not None and a.item is not None:
-            if a.item.hash is None:  # indexed without a hash: the copy computed it
-                src = self.sides[other(a.side)]
-                self.writer.fill_hash(src, a.path, a.item, exact.hash)
-                if src.snapshot.get(a.path) == a.item:  # the verify plans with it
-                    src.snapshot[a.path] = a.item._replace(hash=exact.hash)
-            if base is not None and base.hash is None and base.kind == exact.kind:
-                base = base._replace(hash=exact.hash)
-        self.writer.set_base(a.path, base)
+    def _landed(self, a: Action, side: Side, disk_path: str | None) -> None:
+        """The action committed: base, index entry (its metadata read from `disk_path`),
+        events. Copies of files land in batches, with what the copy saw: `_copies_landed`."""
+        self.writer.set_base(a.path, a.base)
         if a.op in (DELETE, RMDIR):
             self.writer.set_entry(side, a.path, None)
         else:
-            other_side = self.sides[other(a.side)]
-            raw = side.raw(a.path, other_side)
-            if exact is not None:
-                self.writer.set_entry(side, a.path, exact, raw=raw)
-            else:
-                self.writer.set_entry(side, a.path, a.item, disk_path, raw=raw)
+            raw = side.raw(a.path, self.sides[other(a.side)])
+            self.writer.set_entry(side, a.path, a.item, disk_path, raw=raw)
         self.emit(ItemFinished(self.conduit_id, a.op, a.path, True))
         self.progress.item_done(a.path)
 
     def _copies_landed(self, done: list[tuple[Action, Item]]) -> None:
-        """`_landed` for a batch of committed, durable copies (each with its exact item)."""
+        """`_landed` for a batch of committed, durable file copies, each with the item
+        as it now is on disk (no stat) and the hash the copy computed."""
         if not done:
             return
         by_side: dict[str, list[tuple[str, Item, Item | None, Item]]] = {}

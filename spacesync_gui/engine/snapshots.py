@@ -298,21 +298,14 @@ class IndexWriter:
             _put(side.disk, key, rel)
         self._maybe_flush()
 
-    def fill_hash(self, side: Side, key: str, item: Item, digest: str) -> None:
-        """A copy read `item` (indexed without a hash, see deferred.py) and hashed it: the
-        hash goes onto the entry only while that still holds the same size and mtime."""
-        self._hashes.append(
-            (digest, side.location_id, side.full_key(key), item.size, item.mtime_ns)
-        )
-        self._maybe_flush()
-
     def copies_landed(
         self, side: Side, src: Side, done: Iterable[tuple[str, Item, Item | None, Item]]
     ) -> None:
         """Record copies from `src` that landed on `side`: (key, the source item copied, its
-        base before, the copy as it is on disk). What `set_base`, `set_entry` and
-        `fill_hash` do for one file, in one loop for a batch: a worker reports a few
-        hundred at a time, and 100k files add up."""
+        base before, the copy as it is on disk). What `set_base` and `set_entry` do, in one
+        loop for a batch (a worker reports a few hundred at a time, and 100k files add up),
+        plus the source's hash where its scan left none (deferred.py): filled in only while
+        its entry still holds the size and mtime the copy read."""
         loc, src_loc, memory = side.location_id, src.location_id, self.memory
         snap, disk, src_snap = side.snapshot, side.disk, src.snapshot
         for key, item, base, exact in done:
