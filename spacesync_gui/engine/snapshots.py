@@ -1,7 +1,8 @@
 """Reading the index into snapshots, and writing back what a run changed.
 
 Hot path: a conduit endpoint may hold 100k entries, so rows are read as tuples with one
-SELECT and written with executemany, never as ORM objects.
+SELECT and written through the plain DB-API many rows per statement (`bulk_write`),
+never as ORM objects.
 """
 
 from __future__ import annotations
@@ -375,7 +376,7 @@ def dbapi_of(conn: Connection):  # noqa: ANN201 - a sqlite3 connection
     return dbapi
 
 
-# Plain DBAPI executemany: the run writes one row per item, and SQLAlchemy's per-row
+# Plain DB-API statements: the run writes one row per item, and SQLAlchemy's per-row
 # parameter processing cost more than SQLite itself. Upserts, not INSERT OR REPLACE: a
 # replaced row fires no delete trigger, and the triggers keep totals and digests (db.py).
 def _upsert(table: str, key: tuple[str, ...], cols: tuple[str, ...]) -> str:
