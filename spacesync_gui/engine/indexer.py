@@ -55,7 +55,14 @@ from .listing import digest as listing_digest
 from .paths import key_for, raw_for, subtree_bounds
 from .results import ScanResult
 from .rules import IgnoreRules, builtin_ignored
-from .snapshots import ENTRY_UPSERT, bulk_delete, bulk_write, children_where, dbapi_of
+from .snapshots import (
+    ENTRY_UPSERT,
+    bulk_delete,
+    bulk_update,
+    bulk_write,
+    children_where,
+    dbapi_of,
+)
 
 CHUNK_SIZE = 1 << 20  # hashing read size: large enough that syscalls never dominate
 WRITE_BATCH = 4000  # rows per write transaction
@@ -218,6 +225,11 @@ _TOUCH_SQL = (
     f"UPDATE entries SET {', '.join(f'{c} = ?' for c in _TOUCHED)}"
     " WHERE location_id = ? AND path = ?"
 )
+_TOUCH_FROM = (  # the same, many rows a statement (snapshots.bulk_update)
+    f"UPDATE entries SET {', '.join(f'{c} = v.column{i}' for i, c in enumerate(_TOUCHED, 1))}"
+    f" FROM (VALUES {{}}) AS v WHERE entries.location_id = v.column{len(_TOUCHED) + 1}"
+    f" AND entries.path = v.column{len(_TOUCHED) + 2}"
+)
 
 
 class _Writer:
@@ -293,7 +305,7 @@ class _Writer:
             if self.rows:
                 bulk_write(db, ENTRY_UPSERT, 11, self.rows)
             if self.touches:
-                db.executemany(_TOUCH_SQL, self.touches)
+                bulk_update(db, _TOUCH_SQL, _TOUCH_FROM, len(_TOUCHED) + 2, self.touches)
             if self.deletes:
                 bulk_delete(db, "entries", "location_id", {self.location_id: self.deletes})
         self.rows, self.touches, self.deletes = [], [], []

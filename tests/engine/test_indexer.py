@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import time
 import unicodedata
 import uuid
@@ -675,3 +676,25 @@ def test_two_locations_do_not_touch_each_other(library: Library, tmp_path: Path)
     assert set(entries(library, l1)) == set()
     assert set(entries(library, l2)) == {"same.txt", "only2.txt"}
     assert (location(library, l1).files, location(library, l2).files) == (0, 2)
+
+
+@pytest.mark.parametrize("old_sqlite", [False, True])
+def test_a_mode_change_of_many_files_keeps_their_hashes(
+    library: Library, root: Path, monkeypatch: pytest.MonkeyPatch, old_sqlite: bool
+) -> None:
+    """`chmod -R`: every file's entry takes the new mode, keeps its hash and is not read
+    (written many rows per statement, or one each without UPDATE ... FROM)."""
+    if old_sqlite:
+        monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 31, 1))
+    files = [write(root / "d" / f"f{i:03d}.txt", f"content {i}") for i in range(300)]
+    lid = add_location(library, root)
+    scan_location(library, lid)
+    before = {k: (v.hash, v.mode) for k, v in entries(library, lid).items()}
+    for f in files:
+        os.chmod(f, 0o600)
+
+    r = scan_location(library, lid)
+
+    assert (r.errors, r.files_hashed, r.modified) == ([], 0, 300)
+    after = {k: (v.hash, v.mode) for k, v in entries(library, lid).items()}
+    assert after == {k: (h, 0o600 if k.startswith("d/") else m) for k, (h, m) in before.items()}
