@@ -383,13 +383,16 @@ def test_inotify_queue_overflow_falls_back_to_full_rescan(
         pytest.skip("inotify queue too large to overflow quickly")
 
     # Stall watchdog's inotify reader (it blocks on the group's lock) while creating more
-    # files than the kernel queue holds: the kernel then reports IN_Q_OVERFLOW.
+    # files than the kernel queue holds: the kernel then reports IN_Q_OVERFLOW. Each file
+    # makes two events (IN_CREATE, IN_CLOSE_WRITE), and the reader may take one buffer of
+    # up to 2,048 events before it blocks: queue_size files overflow with room to spare
+    # (queue_size / 2 + 100 did not when the reader got its buffer in first, under load).
     with group._lock:
-        for i in range(queue_size // 2 + 100):
+        for i in range(queue_size + 100):
             fd = os.open(root / f"f{i}", os.O_CREAT | os.O_WRONLY)
             os.close(fd)
-    # Generous: the watcher first works through the ~16k queued events (it waits for them
-    # to settle), which took over 15 s twice in `make test` while the disk was slow.
+    # The overflow comes after the ~16k events queued before it, which the watcher handles
+    # first: on a loaded 2-core machine that took over 15 s.
     wait_for(rec.has_full, timeout=4 * TIMEOUT, what="full rescan after an overflow")
     assert not w.is_trusted(1)
 
