@@ -319,7 +319,7 @@ class Executor:
         # durable; then the threads rename chunk N into place. The renames of chunk N are
         # made durable by chunk N+1's syncfs (the last chunk's by fsyncing its folders),
         # and only then does the base say "synced" for them.
-        self._unlanded: list[tuple[Action, Side, str, Item, int]] = []
+        self._unlanded: list[tuple[Action, str, Item, int]] = []  # action, dst, copy, dev
         with ThreadPoolExecutor(self.transfers, thread_name_prefix="spacesync-copy") as pool:
             pending: list[tuple[list[Action], Future[list[_Outcome]]]] | None = None
             for chunk in _chunks(simple):
@@ -477,10 +477,10 @@ class Executor:
             if err is not None:
                 self._fail(a, err)
                 continue
-            side, _, dst = self._dst(a)
+            _, _, dst = self._dst(a)
             assert a.item is not None
             exact = a.item._replace(inode=s.inode, mode=s.mode, hash=s.hash)
-            self._unlanded.append((a, side, dst, exact, s.dev))
+            self._unlanded.append((a, dst, exact, s.dev))
             self.result.copied += 1
             self.result.bytes += a.item.size
 
@@ -491,14 +491,14 @@ class Executor:
         todo, self._unlanded = self._unlanded, []
         if not todo:
             return
-        loose = {os.path.dirname(dst) for _, _, dst, _, dev in todo if not dev or dev not in synced}
+        loose = {os.path.dirname(dst) for _, dst, _, dev in todo if not dev or dev not in synced}
         try:
             transfer.sync_dirs(loose)
         except OSError as e:
-            for a, _, _, _, _ in todo:
+            for a, _, _, _ in todo:
                 self._fail(a, e)
             return
-        self._copies_landed([(a, exact) for a, _, _, exact, _ in todo])
+        self._copies_landed([(a, exact) for a, _, exact, _ in todo])
 
 
 _Outcome = tuple[Action, "transfer.Staged | BaseException"]

@@ -62,6 +62,7 @@ from .snapshots import (
     bulk_write,
     children_where,
     dbapi_of,
+    entries_update,
 )
 
 CHUNK_SIZE = 1 << 20  # hashing read size: large enough that syscalls never dominate
@@ -221,15 +222,7 @@ def _normalise_subtree(subtree: str | None) -> str:
 
 
 _TOUCHED = ("raw", "size", "mtime_ns", "inode", "mode", "indexed_at")
-_TOUCH_SQL = (
-    f"UPDATE entries SET {', '.join(f'{c} = ?' for c in _TOUCHED)}"
-    " WHERE location_id = ? AND path = ?"
-)
-_TOUCH_FROM = (  # the same, many rows a statement (snapshots.bulk_update)
-    f"UPDATE entries SET {', '.join(f'{c} = v.column{i}' for i, c in enumerate(_TOUCHED, 1))}"
-    f" FROM (VALUES {{}}) AS v WHERE entries.location_id = v.column{len(_TOUCHED) + 1}"
-    f" AND entries.path = v.column{len(_TOUCHED) + 2}"
-)
+_TOUCH = entries_update(_TOUCHED, ("location_id", "path"))
 
 
 class _Writer:
@@ -305,7 +298,7 @@ class _Writer:
             if self.rows:
                 bulk_write(db, ENTRY_UPSERT, 11, self.rows)
             if self.touches:
-                bulk_update(db, _TOUCH_SQL, _TOUCH_FROM, len(_TOUCHED) + 2, self.touches)
+                bulk_update(db, _TOUCH, self.touches)
             if self.deletes:
                 bulk_delete(db, "entries", "location_id", {self.location_id: self.deletes})
         self.rows, self.touches, self.deletes = [], [], []

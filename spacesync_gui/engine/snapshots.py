@@ -358,7 +358,7 @@ class IndexWriter:
             _write_base(conn, self.conduit_id, base)
             _write_entries(conn, entries)
             if hashes:
-                fill_hashes(db, hashes)
+                bulk_update(db, _FILL_HASH, hashes)
             for loc, n in self._counters(db).items():
                 self.moved[loc] += n - before[loc]
 
@@ -428,21 +428,39 @@ def _groups(db, ncols: int, rows: Sequence[tuple[object, ...]]) -> Iterable[tupl
         i += n
 
 
-def bulk_update(db, plain: str, from_values: str, ncols: int, rows: Sequence[tuple]) -> None:  # type: ignore[type-arg]  # noqa: ANN001
-    """`plain` (an UPDATE, one `?` per column of a row) for every row; where SQLite has
-    UPDATE ... FROM (3.33), `from_values` instead, its `{}` the rows' VALUES list, many
-    rows per statement (the source's hashes: 0.28 s per 100k instead of 0.40)."""
+def entries_update(set_cols: Sequence[str], match_cols: Sequence[str], also: str = "") -> Update:
+    """The UPDATE of `entries` that sets `set_cols` on the row matching `match_cols` (and
+    the condition `also`, its columns written `entries.x`): a row's parameters are the new
+    values, then the matched ones. For `bulk_update`."""
+    sets = ", ".join(f"{c} = ?" for c in set_cols)
+    match = " AND ".join(f"entries.{c} = ?" for c in match_cols)
+    cond = f" AND {also}" if also else ""
+    n = len(set_cols)
+    sets_v = ", ".join(f"{c} = v.column{i}" for i, c in enumerate(set_cols, 1))
+    match_v = " AND ".join(f"entries.{c} = v.column{i}" for i, c in enumerate(match_cols, n + 1))
+    return Update(
+        f"UPDATE entries SET {sets} WHERE {match}{cond}",
+        f"UPDATE entries SET {sets_v} FROM (VALUES {{}}) AS v WHERE {match_v}{cond}",
+        n + len(match_cols),
+    )
+
+
+@dataclass(frozen=True)
+class Update:
+    plain: str  # one row per statement
+    from_values: str  # many: `{}` takes the rows' VALUES list (UPDATE ... FROM, SQLite 3.33)
+    ncols: int
+
+
+def bulk_update(db, update: Update, rows: Sequence[tuple]) -> None:  # type: ignore[type-arg]  # noqa: ANN001
+    """Run `update` (made by `entries_update`) for every row, many rows per statement where
+    SQLite has UPDATE ... FROM (the source's hashes: 0.28 s per 100k instead of 0.40)."""
     if sqlite3.sqlite_version_info < (3, 33):
-        db.executemany(plain, rows)
+        db.executemany(update.plain, rows)
         return
-    one = f"({', '.join('?' * ncols)})"
-    for n, params in _groups(db, ncols, rows):
-        db.execute(from_values.format(", ".join([one] * n)), params)
-
-
-def fill_hashes(db, rows: Sequence[tuple[str, int, str, int, int]]) -> None:  # noqa: ANN001
-    """`_FILL_HASH` for each (hash, location_id, path, size, mtime_ns)."""
-    bulk_update(db, _FILL_HASH, _FILL_HASH_FROM, 5, rows)
+    one = f"({', '.join('?' * update.ncols)})"
+    for n, params in _groups(db, update.ncols, rows):
+        db.execute(update.from_values.format(", ".join([one] * n)), params)
 
 
 _vars_limit: dict[str, int] = {}
@@ -486,14 +504,12 @@ def _has_json(db) -> bool:  # noqa: ANN001
     return _json_ok["ok"]
 
 
-_FILL_HASH = (
-    "UPDATE entries SET hash = ? WHERE location_id = ? AND path = ? AND kind = 'file'"
-    " AND hash IS NULL AND size = ? AND mtime_ns = ?"
-)
-_FILL_HASH_FROM = (
-    "UPDATE entries SET hash = v.column1 FROM (VALUES {}) AS v WHERE entries.location_id ="
-    " v.column2 AND entries.path = v.column3 AND entries.kind = 'file' AND entries.hash IS"
-    " NULL AND entries.size = v.column4 AND entries.mtime_ns = v.column5"
+# A copy hashed a file its scan left without a hash (deferred.py): the hash goes onto
+# the entry only while that still holds the size and mtime the copy read.
+_FILL_HASH = entries_update(
+    ("hash",),
+    ("location_id", "path", "size", "mtime_ns"),
+    "entries.kind = 'file' AND entries.hash IS NULL",
 )
 
 
