@@ -22,7 +22,7 @@ A worker that dies (killed, out of memory) leaves its unreported files failed fo
 what it renamed without reporting is found by the next scan, equal to the source, and is
 recorded then without being copied again; its temps are removed by `clean_temp` once its
 pid is gone. Stopping closes a pipe the workers look at before each chunk: they finish the
-chunk in hand (a few hundred small files), report it, and leave.
+chunk in hand (up to a thousand small files), report it, and leave.
 
 Fork is safe only in a process running no other thread (the CLI). The desktop app's
 engine process and the daemon have threads (runtime, watcher), so while they are still

@@ -304,7 +304,7 @@ class IndexWriter:
     ) -> None:
         """Record copies from `src` that landed on `side`: (key, the source item copied, its
         base before, the copy as it is on disk). What `set_base` and `set_entry` do, in one
-        loop for a batch (a worker reports a few hundred at a time, and 100k files add up),
+        loop for a batch (a worker reports up to a thousand at a time, and 100k files add up),
         plus the source's hash where its scan left none (deferred.py): filled in only while
         its entry still holds the size and mtime the copy read."""
         loc, src_loc, memory = side.location_id, src.location_id, self.memory
