@@ -319,7 +319,7 @@ class IndexWriter:
                     if src_snap.get(key) == item:  # the verify plans with it
                         src_snap[key] = Item(item.kind, item.size, item.mtime_ns, digest, *item[4:])
                 if base is not None and base.hash is None and base.kind == exact.kind:
-                    base = base._replace(hash=digest)
+                    base = Item(base.kind, base.size, base.mtime_ns, digest, *base[4:])
             self._base[key] = base
             raw = side.raw(key, src)
             full = side.full_key(key)
