@@ -117,6 +117,16 @@ class Plan:
         """Nothing to do on disk and nothing waiting (base-only updates do not count)."""
         return not self.actions and not self.pending_conflicts
 
+    def hold_back(self, paths: set[str]) -> None:
+        """Drop, in place, every action on a file or link at one of `paths` (either side,
+        either end of a move); folders stay, and keep_folders_with_unknown_items keeps
+        any folder that still holds such an item."""
+        self.actions = [
+            a
+            for a in self.actions
+            if a.op in (MKDIR, RMDIR) or (a.path not in paths and a.from_path not in paths)
+        ]
+
     def by_phase(self) -> list[list[Action]]:
         return [[a for a in self.actions if a.op == op] for op in PHASES]
 

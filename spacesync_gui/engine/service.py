@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -358,10 +358,13 @@ class FileSyncService:
             base = load_base(self.lib, conduit.id)
         self._base = base
         snaps = {name: side.snapshot for name, side in sides.items()}
-        self._scan_errors += deferred.fill_hashes(
+        unread = deferred.fill_hashes(
             self.lib, conduit.mode, sides, snaps, base, fork=self.fork_workers
         )
-        return self._make_plan(conduit, sides, sides[SOURCE].snapshot, sides[TARGET].snapshot, base)
+        self._scan_errors += unread
+        return self._make_plan(
+            conduit, sides, sides[SOURCE].snapshot, sides[TARGET].snapshot, base, unread
+        )
 
     def _make_plan(
         self,
@@ -370,6 +373,7 @@ class FileSyncService:
         src: Snapshot,
         dst: Snapshot,
         base: Snapshot,
+        unread: Sequence[dict[str, str]] = (),
     ) -> Plan:
         plan = make_plan(
             conduit.mode,
@@ -381,6 +385,10 @@ class FileSyncService:
             now=datetime.now(),
             hostname=socket.gethostname(),
         )
+        if unread:
+            # A file that changed while it was hashed is news for the next run (already
+            # reported): acting on what its index entry says could only fail.
+            plan.hold_back({e["path"] for e in unread})
         keep_folders_with_unknown_items(plan, sides)
         return plan
 

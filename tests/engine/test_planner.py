@@ -617,3 +617,23 @@ def test_make_plan_dispatch_and_validation():
         make_plan("sideways", S, T, None)
     with pytest.raises(ValueError):
         bidi(S, T, {}, "coin-flip")
+
+
+def test_hold_back_drops_file_actions_on_the_paths_and_keeps_folders():
+    f = Item("file", 3, 1, "h")
+    plan = Plan(
+        actions=[
+            Action(MKDIR, "d", TARGET, Item("dir")),
+            Action(COPY, "d/a", TARGET, f),
+            Action(COPY, "d/b", TARGET, f),
+            Action(MOVE, "d/new", TARGET, f, f, from_path="d/old"),
+            Action(DELETE, "e/x", TARGET, expect=f),
+            Action(RMDIR, "e", TARGET),
+        ]
+    )
+    plan.hold_back({"d/a", "d/old", "e/x", "d", "e"})
+    assert [(a.op, a.path) for a in plan.actions] == [
+        (MKDIR, "d"),
+        (COPY, "d/b"),
+        (RMDIR, "e"),
+    ]
