@@ -45,11 +45,12 @@ if TYPE_CHECKING:
 
 StrPath = str | os.PathLike[str]
 
-# The copy buffer must stay in the CPU's L2 cache while the kernel copies it into the page
-# cache. Measured on a 2-vCPU EPYC (1 MiB L2 per core, Linux 6.18, ext4), an in-process W3
-# mirror (2 x 1 GiB, hashed, fsynced): 0.92-1.01 s with 256 KiB, 2.0-2.7 s with 4 MiB (the
-# kernel's copy from the buffer ran 4-8x slower); 128 KiB: same, 512 KiB: a bit slower. Plain
-# read+write, not mmap: a source truncated while mapped would kill the process (SIGBUS).
+# A copy buffer small enough to stay in the CPU's L2 cache (1 MiB a core here) while the
+# kernel copies it into the page cache, we think: measured on a 2-vCPU EPYC (Linux 6.18,
+# ext4), an in-process W3 mirror (2 x 1 GiB, hashed, fsynced) took 0.92-1.01 s with
+# 256 KiB, 2.0-2.7 s with 4 MiB (the kernel's copy from the buffer ran 4-8x slower), five
+# alternating pairs; 128 KiB: the same, 512 KiB: a bit slower. Plain read+write, not mmap:
+# a source truncated while mapped would kill the process (SIGBUS).
 CHUNK = 256 * 1024
 # From this many files on one file system, one syncfs beats an fsync per file (1,000 x 4 KB
 # on ext4: 0.37 s with syncfs against 0.74 s with 1,000 fsyncs, stage+commit included).
