@@ -75,6 +75,22 @@ def run_summary(name: str, ev: RunFinished) -> tuple[str, str]:
     return f"{name}: {text}", ("warning" if n_errors or s.get("conflicts") else "info")
 
 
+# One line per edited target file a run overwrote could flood the log: the first few only.
+WARNINGS_SHOWN = 10
+
+
+def run_warnings(name: str, ev: RunFinished) -> list[str]:
+    """The run's warnings (patterns that leave everything out, a verify that found changes,
+    overwritten target edits) as activity lines; "already in sync" alone would hide them."""
+    said = ev.summary.get("warnings")
+    if not isinstance(said, list) or not said:
+        return []
+    lines = [f"{name}: {w}" for w in said[:WARNINGS_SHOWN]]
+    if len(said) > WARNINGS_SHOWN:
+        lines.append(f"{name}: ... and {len(said) - WARNINGS_SHOWN} more warnings")
+    return lines
+
+
 def has_changes(ev: RunFinished) -> bool:
     return any(
         isinstance(ev.summary.get(k), int) and ev.summary[k] for k in ("copied", "moved", "deleted")
@@ -251,6 +267,8 @@ class AppState(QObject):
         self.conduits.run_finished(ev)
         text, level = run_summary(name, ev)
         self.log(text, level)
+        for line in run_warnings(name, ev):
+            self.log(line, "warning")
         pending = ev.summary.get("conflicts")
         if ev.status != "completed":
             self.notify.emit("Sync problem", text, "error")

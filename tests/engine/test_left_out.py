@@ -59,8 +59,7 @@ def test_a_bidirectional_side_left_empty_by_patterns_is_said_by_name(library, tm
     r = FileSyncService(library).sync(c.id)
 
     assert _left_out(r.warnings) == [
-        f"the ignore patterns leave out the one file of the {name} folder {path}: "
-        "it is not synced"
+        f"the ignore patterns leave out the one file of the {name} folder {path}: it is not synced"
         for name, path in (("source", src), ("target", dst))
     ]
 

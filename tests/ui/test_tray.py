@@ -140,3 +140,21 @@ def test_every_state_has_light_and_dark_icons(qapp):
         for dark in (False, True):
             assert tray_icon_path(state, dark).is_file()
             assert not tray_icon(state, dark).pixmap(22, 22).isNull()
+
+
+def test_a_run_s_warnings_reach_the_activity_log(qtbot, make_app, library, folders):
+    c = add_conduit(library, folders["alpha"], folders["beta"], "mirror", name="Docs")
+    app = make_app()
+    bridge = app.bridge
+    said = ["the ignore patterns leave out the one file of the source folder /x: it is not synced"]
+    edits = [f"f{i} was edited on the target; its old content is kept" for i in range(12)]
+    with qtbot.waitSignal(bridge.runFinished):
+        bridge.post(RunFinished(c.id, 1, "completed", {"copied": 0, "warnings": said}))
+    with qtbot.waitSignal(bridge.runFinished):
+        bridge.post(RunFinished(c.id, 2, "completed", {"copied": 12, "warnings": edits}))
+    lines = [(ln.text, ln.level) for ln in app.state.activity.lines()]
+    start = lines.index(("Docs: already in sync", "info"))
+    assert lines[start + 1] == (f"Docs: {said[0]}", "warning")
+    after = lines[lines.index(("Docs: 12 copied", "info")) + 1 :]
+    assert after[:10] == [(f"Docs: {w}", "warning") for w in edits[:10]]
+    assert after[10] == ("Docs: ... and 2 more warnings", "warning")
