@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from spacesync_gui.engine.conduits import add_conduit
@@ -257,6 +257,19 @@ _SKIPPED = ("will be synced on the next run", "nothing was overwritten", "left f
     at=st.one_of(
         st.sampled_from(["scanning", "planning", "executing", "verifying"]), st.integers(0, 2)
     ),
+)
+# Found by Hypothesis: the target's folder `d` turned into a link to itself while the run
+# planned a copy into `d/e` (the copy must be skipped as a destination change).
+@example(
+    mode="mirror",
+    conflict="ask",
+    keep="source",
+    deletes="versioning",
+    setup=[[("src", "write", "d/e/a", "a")]],
+    nested=False,
+    edits=[("dst", "link", "d", "d")],
+    stop=False,
+    at="planning",
 )
 def test_edits_made_while_a_sync_runs_are_never_lost_and_synced_next(
     _isolated_home, mode, conflict, keep, deletes, setup, nested, edits, stop, at

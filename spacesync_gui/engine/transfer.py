@@ -128,7 +128,9 @@ def mismatch(path: StrPath, expect: Item | None) -> str | None:
     """
     try:
         st = os.lstat(path)
-    except (FileNotFoundError, NotADirectoryError):
+    except OSError as e:
+        if e.errno not in _NO_LONGER_A_FOLDER:  # ELOOP: a folder above is a looping link
+            raise
         return None if expect is None else "it no longer exists"
     kind = kind_of(st)
     if expect is None:
@@ -477,7 +479,10 @@ def make_dirs(path: str) -> None:
     folders should be (the user put it there since the scan) is a DestinationChanged."""
     try:
         os.makedirs(path, exist_ok=True)
-    except (FileExistsError, NotADirectoryError, FileNotFoundError):
+    except OSError as e:
+        # ELOOP: a folder on the way became a symlink that loops (or a chain too long).
+        if not isinstance(e, FileExistsError) and e.errno not in _NO_LONGER_A_FOLDER:
+            raise
         reason = _not_a_folder(path)
         if reason is None:
             raise  # nothing in the way: the folder above went away (reported as is)
@@ -786,7 +791,7 @@ def _place_new(staged: Staged, dst: str) -> bool:
     err = ctypes.get_errno()
     if err == errno.EEXIST:
         raise DestinationChanged(dst, "something appeared there")
-    if err == errno.ENOTDIR:  # a folder on the way became a file since the scan
+    if err in (errno.ENOTDIR, errno.ELOOP):  # a folder on the way became a file or a link
         folder = os.path.dirname(dst)
         _known_dirs.discard(folder)
         raise DestinationChanged(folder, _not_a_folder(folder) or "it is not a folder")

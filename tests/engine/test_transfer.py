@@ -358,6 +358,32 @@ def test_a_file_where_a_folder_should_be_is_a_changed_destination(root: Path) ->
     assert leftovers(root) == []
 
 
+def test_a_folder_replaced_by_a_looping_link_skips_what_goes_below_it(root: Path) -> None:
+    """A folder on the way became a symlink to itself (found by the property test of edits
+    made during a run): writes two levels below it are skipped as a destination change,
+    not failed with a bare "Too many levels of symbolic links"."""
+    src = write(root / "src.txt", b"new")
+    moved = write(root / "m.txt", b"moving")
+    (root / "known" / "sub").mkdir(parents=True)
+    T.ensure_dir(str(root / "known" / "sub"))  # the copies' folder cache knows it
+    shutil.rmtree(root / "known")
+    for name in ("loop", "known"):
+        (root / name).symlink_to(name)
+        at = root / name / "sub"
+        attempts: list[Callable[[], object]] = [
+            lambda at=at: copy_file(src, item_of(src), at / "x", None, Remover(root)),
+            lambda at=at: copy_symlink("t", at / "link", None, Remover(root)),
+            lambda at=at: make_dir(at / "deep", 0o755, None, Remover(root)),
+            lambda at=at: move_item(moved, at / "m.txt", item_of(moved)),
+        ]
+        for attempt in attempts:
+            with pytest.raises(DestinationChanged, match="now a symlink, not a folder"):
+                attempt()
+        assert os.readlink(root / name) == name
+    assert moved.read_bytes() == b"moving" and src.read_bytes() == b"new"
+    assert leftovers(root) == []
+
+
 def test_move_renames_and_never_overwrites(root: Path) -> None:
     a = write(root / "a.txt", b"A", OLD_NS)
     move_item(a, root / "sub" / "moved.txt", item_of(a))
