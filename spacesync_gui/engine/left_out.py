@@ -10,11 +10,20 @@ nothing, the only time it can matter: a run that syncs pays nothing.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 
 from .models import FILE
-from .planner import drop_ignored
+from .plan import SOURCE
+from .planner import MIRROR, drop_ignored
 from .rules import PlanRules, builtin_ignored
 from .snapshots import Side
+
+
+def left_out_warnings(mode: str, rules: PlanRules, sides: Iterable[Side]) -> list[str]:
+    """What to warn about each side a run takes from (a mirror's source, both sides of a
+    bidirectional conduit); each side's snapshot must hold its whole endpoint."""
+    said = (everything_left_out(rules, s) for s in sides if s.name == SOURCE or mode != MIRROR)
+    return [w for w in said if w]
 
 
 def everything_left_out(rules: PlanRules, side: Side) -> str | None:

@@ -37,7 +37,7 @@ from .gc_pause import fewer_collections
 from .history import get_conflict
 from .indexer import read_problem
 from .kept_folders import keep_folders_with_unknown_items
-from .left_out import everything_left_out
+from .left_out import left_out_warnings
 from .locations import get_location, refresh_state, scan, state_problem
 from .paths import is_within
 from .plan import COPY, MKDIR, SOURCE, TARGET, ConflictRecord, Item, Plan, Snapshot
@@ -421,12 +421,9 @@ class FileSyncService:
             self._load_all(sides)
             plan = self._plan(conduit, sides)
             if not self._scan_errors and not any(a.op == COPY for a in plan.actions):
-                rules = _plan_rules(conduit, sides)
-                for side in sides.values():
-                    if side.name == SOURCE or conduit.mode != MIRROR:
-                        said = everything_left_out(rules, side)
-                        if said:
-                            report.warnings.append(said)
+                report.warnings += left_out_warnings(
+                    conduit.mode, _plan_rules(conduit, sides), sides.values()
+                )
         report.conflicts = len(plan.pending_conflicts)
         self.emit(
             PlanReady(
