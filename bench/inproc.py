@@ -12,6 +12,10 @@
         an instant mirror conduit SRC -> DST synced once, then an EngineRuntime with the
         watcher: the no-op sync with a trusted index (`sync_now`), and the time from a
         file change in SRC to its arrival in DST (SRC is modified: pass a copy)
+    python bench/inproc.py runs --data-dir D SRC DST --mode mirror --runs 500
+        a conduit SRC -> DST synced `--runs` times, each run after a small random change
+        (bench/workload.py `mutate`) of one side; reports which runs did not succeed (both
+        SRC and DST are modified: pass copies)
 
 Prints one JSON object with the times measured in-process (start-up and imports are not
 included; `import_s` says what the imports cost).
@@ -187,6 +191,94 @@ def watch(src: str, dst: str, data_dir: str, changes: int, reps: int) -> dict[st
     }
 
 
+def _contents(root: str) -> dict[str, tuple[int, int, str] | None]:
+    """Everything under `root` but `.spacesync/`: a file's path -> (size, mtime_ns,
+    xxh3-128), a folder's -> None."""
+    import xxhash
+
+    out: dict[str, tuple[int, int, str] | None] = {}
+    for folder, dirs, files in os.walk(root):
+        if folder == root and ".spacesync" in dirs:
+            dirs.remove(".spacesync")
+        for name in dirs:
+            out[os.path.relpath(os.path.join(folder, name), root) + "/"] = None
+        for name in files:
+            path = os.path.join(folder, name)
+            st = os.lstat(path)
+            with open(path, "rb") as f:
+                digest = xxhash.xxh3_128_hexdigest(f.read())
+            out[os.path.relpath(path, root)] = (st.st_size, st.st_mtime_ns, digest)
+    return out
+
+
+def _differences(a: dict[str, tuple], b: dict[str, tuple]) -> list[str]:  # type: ignore[type-arg]
+    return sorted(p for p in a.keys() ^ b.keys() | {p for p in a.keys() & b.keys() if a[p] != b[p]})
+
+
+def runs(
+    src: str, dst: str, data_dir: str, mode: str, count: int, share: float
+) -> dict[str, object]:
+    """`count` runs of a `mode` conduit SRC -> DST, each after `share` of one side's files
+    changed (edits, adds, deletes, renames): always the source in a mirror, the two sides
+    in turn in a bidirectional conduit (so no conflict arises). A run succeeds when it
+    completes, verified, without an error, and leaves both sides holding the same files
+    (path, size, mtime, content). The initial sync (the first run) counts too."""
+    import statistics
+    from pathlib import Path
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import workload
+
+    from spacesync_gui.engine.conduits import add_conduit
+    from spacesync_gui.engine.db import open_library
+    from spacesync_gui.engine.service import FileSyncService
+
+    lib = open_library(Path(data_dir))
+    c = add_conduit(lib, src, dst, mode)
+    svc = FileSyncService(lib, fork_workers=True)  # as the CLI
+    failures: list[dict[str, object]] = []
+    times: list[float] = []
+    changed = 0
+    for i in range(count):
+        side = "source"
+        if i:  # run 0 is the initial sync
+            side = "target" if mode == "bidirectional" and i % 2 == 0 else "source"
+            m = workload.mutate(Path(src if side == "source" else dst), share, seed=i, tag="r")
+            changed += sum(m.counts().values())
+        t = time.perf_counter()
+        try:
+            r = svc.sync(c.id)
+        except Exception as e:  # a run that raises failed: count it, go on
+            failures.append({"run": i, "changed_side": side, "raised": repr(e)[:300]})
+            continue
+        times.append(time.perf_counter() - t)
+        diff = _differences(_contents(src), _contents(dst))
+        if r.status != "completed" or r.errors or not r.verified or r.conflicts or diff:
+            failures.append(
+                {
+                    "run": i,
+                    "changed_side": side,
+                    "status": r.status,
+                    "reason": r.reason,
+                    "verified": r.verified,
+                    "conflicts": r.conflicts,
+                    "errors": r.errors[:3],
+                    "differ": diff[:5],
+                    "differ_count": len(diff),
+                }
+            )
+    lib.close()
+    return {
+        "mode": mode,
+        "runs": count,
+        "failed": len(failures),
+        "failures": failures,
+        "files_changed": changed,
+        "sync_median_s": statistics.median(times) if times else None,
+        "sync_max_s": max(times, default=None),
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -205,8 +297,17 @@ def main() -> int:
     wt.add_argument("--data-dir", required=True)
     wt.add_argument("--changes", type=int, default=20)
     wt.add_argument("--reps", type=int, default=5)
+    rn = sub.add_parser("runs")
+    rn.add_argument("src")
+    rn.add_argument("dst")
+    rn.add_argument("--data-dir", required=True)
+    rn.add_argument("--mode", choices=("mirror", "bidirectional"), required=True)
+    rn.add_argument("--runs", type=int, required=True)
+    rn.add_argument("--share", type=float, default=0.01)
     a = ap.parse_args()
-    if a.cmd == "watch":
+    if a.cmd == "runs":
+        out = runs(a.src, a.dst, a.data_dir, a.mode, a.runs, a.share)
+    elif a.cmd == "watch":
         out = watch(a.src, a.dst, a.data_dir, a.changes, a.reps)
     elif a.cmd == "mirror":
         out = mirror(a.src, a.dst, a.data_dir)
