@@ -218,6 +218,16 @@ def _loc_row(info: Any) -> list[str]:
 
 
 def cmd_location(args: argparse.Namespace, out: Out) -> int:
+    if args.action == "scan":
+        # Before the engine's imports: they cost more than a no-op scan.
+        from .engine.paths import resolve_data_dir
+        from .engine.quick_noop import try_scan
+        from .engine.results import ScanResult
+
+        quick = try_scan(resolve_data_dir(args.data_dir), args.ref)
+        if quick is not None:
+            scanned = [(i, ScanResult(files_seen=i.files, bytes_seen=i.bytes)) for i in quick]
+            return _scan_results(out, scanned, [])
     from .engine import locations
 
     lib = _open(args)
@@ -246,27 +256,17 @@ def cmd_location(args: argparse.Namespace, out: Out) -> int:
             if args.ref
             else locations.list_locations(lib)
         )
-        results, code, lines = [], EXIT_OK, []
+        scanned, failed = [], []
         for info in targets:
             try:
                 r = locations.scan(lib, info.id)
             except SpaceSyncError as e:
                 if args.ref:
                     raise
-                code = max(code, e.exit_code)
-                fresh = locations.get_location(lib, info.id)
-                results.append({**fresh.to_json(), "error": str(e)})
-                lines.append(f"location {info.id}: {e}")
+                failed.append((locations.get_location(lib, info.id), e))
                 continue
-            fresh = locations.get_location(lib, info.id)
-            results.append({**fresh.to_json(), "scan": _scan_json(r)})
-            lines.append(
-                f"location {info.id}: {fresh.files} files, {fmt_bytes(fresh.bytes)}; "
-                f"{r.added} added, {r.modified} modified, {r.deleted} deleted"
-                f"{_errors_note(r)}"
-            )
-        out.emit({"locations": results}, "\n".join(lines) or "no locations")
-        return code
+            scanned.append((locations.get_location(lib, info.id), r))
+        return _scan_results(out, scanned, failed)
     if args.action == "remove":
         info = locations.remove_location(lib, args.id)
         out.emit(
@@ -275,6 +275,28 @@ def cmd_location(args: argparse.Namespace, out: Out) -> int:
         )
         return EXIT_OK
     raise AssertionError(args.action)
+
+
+def _scan_results(
+    out: Out, scanned: list[tuple[Any, Any]], failed: list[tuple[Any, SpaceSyncError]]
+) -> int:
+    """Print `location scan`'s outcome: (location, ScanResult) for each location scanned,
+    (location, error) for each that could not be; in the order of their ids."""
+    rows: list[tuple[int, dict[str, Any], str]] = []
+    for info, r in scanned:
+        line = (
+            f"location {info.id}: {info.files} files, {fmt_bytes(info.bytes)}; "
+            f"{r.added} added, {r.modified} modified, {r.deleted} deleted{_errors_note(r)}"
+        )
+        rows.append((info.id, {**info.to_json(), "scan": _scan_json(r)}, line))
+    for info, e in failed:
+        rows.append((info.id, {**info.to_json(), "error": str(e)}, f"location {info.id}: {e}"))
+    rows.sort(key=lambda row: row[0])
+    code = max((e.exit_code for _, e in failed), default=EXIT_OK)
+    out.emit(
+        {"locations": [j for _, j, _ in rows]}, "\n".join(t for _, _, t in rows) or "no locations"
+    )
+    return code
 
 
 def _scan_json(r: Any) -> dict[str, Any]:

@@ -47,6 +47,65 @@ def test_add_list_scan_remove(cli, tmp_path):
     assert not marker_path(root).exists()
 
 
+def _spy_quick_scans(monkeypatch) -> list[object]:
+    """What each `location scan` got from the quick check (None: it fell back)."""
+    from spacesync_gui.engine import quick_noop
+
+    got: list[object] = []
+    real = quick_noop.try_scan
+
+    def spy(*a, **kw):  # type: ignore[no-untyped-def]
+        got.append(real(*a, **kw))
+        return got[-1]
+
+    monkeypatch.setattr(quick_noop, "try_scan", spy)
+    return got
+
+
+def test_a_no_op_scan_is_proven_without_the_engine_and_reported_as_the_full_one(
+    cli, tmp_path, monkeypatch
+):
+    from spacesync_gui.engine import quick_noop
+
+    root = _tree(tmp_path / "w")
+    (root / "link").symlink_to("a.txt")
+    (root / "empty").mkdir()
+    (root / "x.tmp").write_text("ignored")
+    other = _tree(tmp_path / "v")
+    assert cli("location", "add", str(root), "--ignore", "*.tmp").code == 0
+    assert cli("location", "add", str(other)).code == 0
+    real = quick_noop.try_scan
+    monkeypatch.setattr(quick_noop, "try_scan", lambda *a: None)
+    full = cli("location", "scan")  # the engine's own no-op scan of both
+    monkeypatch.setattr(quick_noop, "try_scan", real)
+    got = _spy_quick_scans(monkeypatch)
+
+    quick = cli("location", "scan")
+    one = cli("location", "scan", "1")
+
+    assert full.code == quick.code == one.code == 0
+    assert all(isinstance(g, list) for g in got) and len(got) == 2  # proven both times
+    before = full.json["locations"]
+    after = quick.json["locations"]
+    assert [x["last_scan"] > y["last_scan"] for x, y in zip(after, before, strict=True)] == [
+        True,
+        True,
+    ]
+    alone = one.json["locations"]
+    for x in (*before, *after, *alone):
+        del x["last_scan"]
+    assert after == before and alone == before[:1]
+    assert before[0]["scan"]["files_seen"] == 2 and before[0]["files"] == 2
+    listed = {x["id"]: x["last_scan"] for x in cli("location", "list").json["locations"]}
+    assert listed[1] > listed[2]  # recorded: location 1 was scanned last, alone
+
+    (root / "sub" / "new.txt").write_text("new")
+    changed = cli("location", "scan", "1")
+    assert got[-1] is None  # a folder's listing differs: the engine scans
+    assert changed.json["locations"][0]["scan"]["added"] == 1
+    assert cli("location", "scan", str(root)).code == 0 and got[-1] is None  # by path
+
+
 def test_ignore_patterns_apply(cli, tmp_path):
     root = _tree(tmp_path / "w")
     (root / "x.tmp").write_text("t")

@@ -11,7 +11,6 @@ import json
 import os
 import time
 import uuid as uuidlib
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from sqlalchemy import delete, select
@@ -20,28 +19,10 @@ from . import models
 from .db import Library
 from .errors import NotFound, Refused, SpaceSyncError, UserError
 from .events import Emit, LocationStateChanged, ignore_events
+from .location_info import LocationInfo
 from .markers import probe_state, read_marker, write_marker
 from .paths import is_within, key_for, marker_path
 from .rules import validate_patterns
-
-
-@dataclass(frozen=True)
-class LocationInfo:
-    id: int
-    uuid: str
-    path: str
-    state: str
-    files: int
-    bytes: int
-    last_scan: float | None
-    ignore: tuple[str, ...]
-    watch: bool
-    scan_errors: int
-
-    def to_json(self) -> dict[str, object]:
-        d = asdict(self)
-        d["ignore"] = list(self.ignore)
-        return d
 
 
 def _info(row: models.Location) -> LocationInfo:

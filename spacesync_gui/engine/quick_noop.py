@@ -14,6 +14,9 @@ and the real sync rescans just those subtrees, as it does for a watcher's dirty 
 walk that found them is not paid for twice. What it writes for a no-op is what the full
 path writes: the scans' bookkeeping (errors, last_scan, journal cap), one completed and
 verified generation, the conduit's last sync and its clean token, the journal position.
+
+`location scan` gets the same shortcut (`try_scan`): a location whose folders all match
+their digests is recorded as scanned, as the full scan records a scan that found nothing.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import pickle
 import signal
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from stat import S_ISDIR
@@ -36,6 +39,7 @@ from .errors import Refused
 from .forking import can_fork, fork_child
 from .library_file import DB_NAME, SCHEMA_VERSION, set_pragmas
 from .listing import changed_folders, load_digests
+from .location_info import LocationInfo, read_info
 from .markers import probe_state
 from .paths import is_within, tmp_dir
 from .results import RunReport
@@ -91,6 +95,40 @@ def try_sync(data_dir: Path, conduit_id: int) -> Outcome:
         return Outcome(changed=e.folders)
     except (_NotProven, Refused, sqlite3.Error, OSError, ValueError):
         return Outcome()
+    finally:
+        db.close()
+
+
+def try_scan(data_dir: Path, ref: str | None) -> list[LocationInfo] | None:
+    """A `location scan` of location `ref` (an id; None: every location) that finds nothing
+    changed, recorded in the library; the locations as they now are. None: not proven
+    (nothing was written, the engine scans: a path to resolve, a location not online or
+    with unreadable items, a folder whose listing differs)."""
+    if ref is not None and not ref.isdigit():
+        return None
+    db = _connect(data_dir)
+    if db is None:
+        return None
+    try:
+        if ref is not None:
+            ids = [int(ref)]
+        else:
+            ids = [i for (i,) in db.execute("SELECT id FROM locations ORDER BY id")]
+        for loc in ids:
+            root, patterns = _online_root(db, loc)
+            if _walker(db, loc, root, patterns, "")(_never) != []:
+                raise _NotProven
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            _scans_done(db, ids)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        infos = [read_info(db, loc) for loc in ids]
+        return [i for i in infos if i is not None]
+    except (_NotProven, sqlite3.Error, OSError, ValueError):
+        return None
     finally:
         db.close()
 
@@ -171,21 +209,20 @@ def _sync(db: sqlite3.Connection, conduit_id: int) -> RunReport:
 def _online_root(db: sqlite3.Connection, loc: int) -> tuple[str, list[str]]:
     """The location's root and ignore patterns, if it is online and was scanned without
     errors (the full scan would refresh those)."""
-    row = db.execute(
-        "SELECT path, uuid, state, ignore, (SELECT count(*) FROM scan_errors"
-        " WHERE location_id = locations.id) FROM locations WHERE id = ?",
-        (loc,),
-    ).fetchone()
-    if row is None:
+    info = read_info(db, loc)
+    if info is None:
         raise _NotProven
-    root, uuid, state, ignore, errors = row
-    if state != ONLINE or errors or probe_state(root, uuid) != ONLINE:
+    root = info.path
+    (errors,) = db.execute(
+        "SELECT count(*) FROM scan_errors WHERE location_id = ?", (loc,)
+    ).fetchone()
+    if info.state != ONLINE or errors or probe_state(root, info.uuid) != ONLINE:
         raise _NotProven
     if _has_temps(root):
         from .transfer import clean_temp  # as the full scan does first: dead writers' temps
 
         clean_temp(root)
-    return root, list(json.loads(ignore or "[]"))
+    return root, list(info.ignore)
 
 
 def _has_temps(root: str) -> bool:
@@ -280,6 +317,16 @@ def _never() -> bool:
     return False
 
 
+def _scans_done(db: sqlite3.Connection, locations: Iterable[int], now: float | None = None) -> None:
+    """What a complete scan that found nothing records (indexer.scan_location), inside
+    the caller's transaction."""
+    now = time.time() if now is None else now
+    for loc in locations:
+        db.execute("DELETE FROM scan_errors WHERE location_id = ?", (loc,))
+        db.execute("UPDATE locations SET scan_errors = 0, last_scan = ? WHERE id = ?", (now, loc))
+        journal.cap(db, loc)
+
+
 def _record(
     db: sqlite3.Connection, conduit_id: int, token: Token, settings: str, src: int, dst: int
 ) -> int:
@@ -291,12 +338,7 @@ def _record(
         again = read_token(db, conduit_id, src, dst, settings)
         if again.current != token.current or again.stored != token.stored:
             raise _NotProven
-        for loc in (src, dst):  # the scans' own bookkeeping (indexer.scan_location)
-            db.execute("DELETE FROM scan_errors WHERE location_id = ?", (loc,))
-            db.execute(
-                "UPDATE locations SET scan_errors = 0, last_scan = ? WHERE id = ?", (now, loc)
-            )
-            journal.cap(db, loc)
+        _scans_done(db, (src, dst), now)
         cur = db.execute(
             "INSERT INTO generations (conduit_id, started_at, finished_at, status, reason,"
             " copied, deleted, moved, conflicts, conflicts_resolved, bytes, errors,"

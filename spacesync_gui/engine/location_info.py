@@ -1,0 +1,53 @@
+"""What the library holds about a location, as the CLI and the app show it.
+
+Its own module, without SQLAlchemy: the quick no-op scan (quick_noop.py) reports it too.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class LocationInfo:
+    id: int
+    uuid: str
+    path: str
+    state: str
+    files: int
+    bytes: int
+    last_scan: float | None
+    ignore: tuple[str, ...]
+    watch: bool
+    scan_errors: int
+
+    def to_json(self) -> dict[str, object]:
+        d = asdict(self)
+        d["ignore"] = list(self.ignore)
+        return d
+
+
+def read_info(db: sqlite3.Connection, location_id: int) -> LocationInfo | None:
+    """The location's row read with plain sqlite3 (None: no such location)."""
+    row = db.execute(
+        "SELECT id, uuid, path, state, files, bytes, last_scan, ignore, watch, scan_errors"
+        " FROM locations WHERE id = ?",
+        (location_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    lid, uuid, path, state, files, nbytes, last_scan, ignore, watch, errors = row
+    return LocationInfo(
+        lid,
+        uuid,
+        path,
+        state,
+        files,
+        nbytes,
+        last_scan,
+        tuple(json.loads(ignore or "[]")),
+        bool(watch),
+        errors,
+    )
