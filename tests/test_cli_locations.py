@@ -103,7 +103,8 @@ def test_a_no_op_scan_is_proven_without_the_engine_and_reported_as_the_full_one(
     changed = cli("location", "scan", "1")
     assert got[-1] is None  # a folder's listing differs: the engine scans
     assert changed.json["locations"][0]["scan"]["added"] == 1
-    assert cli("location", "scan", str(root)).code == 0 and got[-1] is None  # by path
+    assert cli("location", "scan", str(root)).code == 0 and isinstance(got[-1], list)  # by path
+    assert cli("location", "scan", str(tmp_path)).code == 2 and got[-1] is None  # not one
 
 
 def test_ignore_patterns_apply(cli, tmp_path):

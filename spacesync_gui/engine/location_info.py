@@ -6,8 +6,11 @@ Its own module, without SQLAlchemy: the quick no-op scan (quick_noop.py) reports
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -51,3 +54,12 @@ def read_info(db: sqlite3.Connection, location_id: int) -> LocationInfo | None:
         bool(watch),
         errors,
     )
+
+
+def path_match(ref: str, roots: Iterable[tuple[int, str]]) -> int | None:
+    """The id of the location (id, root) that the folder `ref` names (None: none)."""
+    folder = Path(os.path.expanduser(ref)).absolute()
+    for lid, root in roots:
+        if Path(root) == folder or Path(root) == folder.resolve():
+            return lid
+    return None

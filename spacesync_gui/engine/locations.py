@@ -19,7 +19,7 @@ from . import models
 from .db import Library
 from .errors import NotFound, Refused, SpaceSyncError, UserError
 from .events import Emit, LocationStateChanged, ignore_events
-from .location_info import LocationInfo
+from .location_info import LocationInfo, path_match
 from .markers import probe_state, read_marker, write_marker
 from .paths import is_within, key_for, marker_path
 from .rules import validate_patterns
@@ -139,11 +139,11 @@ def resolve_location(lib: Library, ref: str) -> LocationInfo:
     """A location named by id or by (a folder inside) its path."""
     if ref.isdigit():
         return get_location(lib, int(ref))
-    folder = Path(os.path.expanduser(ref)).absolute()
-    for row in _all_rows(lib):
-        if Path(row.path) == folder or Path(row.path) == folder.resolve():
-            return _info(row)
-    raise NotFound(f"no location at {folder}")
+    rows = {row.id: row for row in _all_rows(lib)}
+    found = path_match(ref, ((i, row.path) for i, row in rows.items()))
+    if found is None:
+        raise NotFound(f"no location at {Path(os.path.expanduser(ref)).absolute()}")
+    return _info(rows[found])
 
 
 def refresh_state(lib: Library, location_id: int, emit: Emit = ignore_events) -> str:

@@ -39,7 +39,7 @@ from .errors import Refused
 from .forking import can_fork, fork_child
 from .library_file import DB_NAME, SCHEMA_VERSION, set_pragmas
 from .listing import changed_folders, load_digests
-from .location_info import LocationInfo, read_info
+from .location_info import LocationInfo, path_match, read_info
 from .markers import probe_state
 from .paths import is_within, tmp_dir
 from .results import RunReport
@@ -100,20 +100,22 @@ def try_sync(data_dir: Path, conduit_id: int) -> Outcome:
 
 
 def try_scan(data_dir: Path, ref: str | None) -> list[LocationInfo] | None:
-    """A `location scan` of location `ref` (an id; None: every location) that finds nothing
-    changed, recorded in the library; the locations as they now are. None: not proven
-    (nothing was written, the engine scans: a path to resolve, a location not online or
-    with unreadable items, a folder whose listing differs)."""
-    if ref is not None and not ref.isdigit():
-        return None
+    """A `location scan` of location `ref` (its id or its path; None: every location) that
+    finds nothing changed, recorded in the library; the locations as they now are. None:
+    not proven (nothing was written, the engine scans: an unknown location, one not online
+    or with unreadable items, a folder whose listing differs)."""
     db = _connect(data_dir)
     if db is None:
         return None
     try:
-        if ref is not None:
-            ids = [int(ref)]
+        roots = db.execute("SELECT id, path FROM locations ORDER BY id").fetchall()
+        if ref is None:
+            ids = [i for i, _ in roots]
         else:
-            ids = [i for (i,) in db.execute("SELECT id FROM locations ORDER BY id")]
+            found = int(ref) if ref.isdigit() else path_match(ref, roots)
+            if found is None:
+                raise _NotProven  # the engine says what is wrong
+            ids = [found]
         for loc in ids:
             root, patterns = _online_root(db, loc)
             if _walker(db, loc, root, patterns, "")(_never) != []:
