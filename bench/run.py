@@ -25,7 +25,8 @@ Groups (all run by default, in this order; --quick uses the smaller tree in brac
     bidir    W1 [W1-quick] on both sides, 1 % changed on each: bidirectional sync vs
              `unison -batch`
     runs     W1-2.5k: 500 [100] runs each of a mirror and a bidirectional conduit, each
-             after 1 % of one side changed; target (SPEC 7 floor): 99.9 % succeed
+             after 1 % of one side changed, and 100 [20] `spacesync sync` runs (every
+             third one after a change); target (SPEC 7 floor): 99.9 % succeed
     watch    W1 [W1-quick] with the watcher running: trusted no-op sync, change latency
     idle     W1 [W1-quick] watched by an idle `spacesync daemon` (instant mirror conduit,
              synced, settled): CPU % of one core over a 60 s window [20 s] and RSS;
@@ -62,6 +63,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import inproc  # noqa: E402
 import workload  # noqa: E402
 from measure import (  # noqa: E402
     NOT_THERE_YET,
@@ -1368,55 +1370,111 @@ def group_idle(ctx: Ctx) -> GroupResult:
     )
 
 
-RUNS_PER_MODE = {False: 500, True: 100}  # full / --quick
+RUNS_PER_MODE = {False: 500, True: 100}  # in-process runs per mode, full / --quick
+RUNS_CLI = {False: 100, True: 20}  # runs through the CLI, fresh processes
 RUNS_TREE = "W1-2.5k"
 RUNS_SHARE = 0.01  # of one side's files changed before each run
 RUNS_FAIL_PCT = 0.1  # SPEC 7's floor: 99.9 % of runs succeed
 
 
+def _runs_inproc(ctx: Ctx, src: Path, mode: str, count: int) -> dict:
+    """`inproc.py runs`: `count` in-process runs of a `mode` conduit (its JSON object)."""
+    a, b, d = _copy_tree(ctx, src, "runs-a"), ctx.fresh_dir("runs-b"), ctx.fresh_dir("data")
+    cmd = [ctx.python, str(INPROC), "runs", "--data-dir", str(d), str(a), str(b)]
+    cmd += ["--mode", mode, "--runs", str(count), "--share", str(RUNS_SHARE)]
+    p = run_proc(cmd, env=ctx.env, cwd=str(REPO))
+    need_ok(p, f"{count} {mode} runs")
+    return json_out(p, f"{mode} runs")
+
+
+def _runs_cli(ctx: Ctx, src: Path, count: int) -> dict:
+    """`count` runs of `spacesync sync ID` (a mirror conduit), each a fresh process: every
+    third one after a 1 % change of the source, the two after it with nothing to do (the
+    second of them takes the quick no-op's path, which in-process runs never take: the
+    first one stores the digests of the folders the change touched). Judged as
+    `inproc.py runs` judges."""
+    import statistics
+
+    a, b, d = _copy_tree(ctx, src, "runs-cli-a"), ctx.fresh_dir("runs-cli-b"), ctx.fresh_dir("data")
+    p = ctx.ss(d, "conduit", "add", str(a), str(b), "--mode", "mirror")
+    need_ok(p, "spacesync conduit add (runs)")
+    cid = find_id(json_out(p, "conduit add"), "conduit")
+    failures: list[dict] = []
+    times: list[float] = []
+    for i in range(count):
+        if i % 3 == 1:
+            workload.mutate(a, RUNS_SHARE, seed=10_000 + i, tag="c")
+        p = ctx.ss(d, "sync", str(cid))
+        times.append(p.wall)
+        try:
+            r = json.loads(p.stdout)
+        except ValueError:
+            r = {}
+        diff = inproc._differences(inproc._contents(str(a)), inproc._contents(str(b)))
+        bad = p.rc != 0 or r.get("status") != "completed" or not r.get("verified")
+        if bad or r.get("errors") or r.get("conflicts") or diff:
+            failures.append(
+                {
+                    "run": i,
+                    "exit": p.rc,
+                    "report": {k: r.get(k) for k in ("status", "reason", "errors")},
+                    "stderr": p.tail(3),
+                    "differ": diff[:5],
+                    "differ_count": len(diff),
+                }
+            )
+    return {
+        "mode": "mirror (CLI)",
+        "runs": count,
+        "failed": len(failures),
+        "failures": failures,
+        "sync_median_s": statistics.median(times) if times else None,
+        "sync_s": [round(t, 3) for t in times],
+    }
+
+
 def group_runs(ctx: Ctx) -> GroupResult:
     """Runs that succeed (SPEC 7 floor, 99.9 %): many syncs, each after a small change."""
     src, stats = ctx.tree(RUNS_TREE)
-    count = RUNS_PER_MODE[ctx.quick]
-    L_FAILED = "runs that did not succeed, % (mirror and bidirectional)"
+    count, cli_count = RUNS_PER_MODE[ctx.quick], RUNS_CLI[ctx.quick]
+    L_FAILED = "runs that did not succeed, % (mirror, bidirectional, CLI)"
     L_RUN = "one run after a 1 % change, in-process (median)"
-    missing = ctx.engine_missing("spacesync_gui.engine.service")
+    L_CLI = "one `spacesync sync` run, fresh process (median)"
+    missing = ctx.engine_missing("spacesync_gui.engine.service") or ctx.ss_missing("sync")
     outs: list[dict] = []
-    failed_runs: list[Sample] = []
+    broken: list[Sample] = []
     if missing:
-        res = not_available_lists([L_FAILED, L_RUN], missing)
+        res = not_available_lists([L_FAILED, L_RUN, L_CLI], missing)
     else:
-        check_disk(ctx, stats.bytes * 8 + 1e9, f"{RUNS_TREE} runs")
-        for mode in ("mirror", "bidirectional"):
-            a, b, d = _copy_tree(ctx, src, "runs-a"), ctx.fresh_dir("runs-b"), ctx.fresh_dir("data")
-            cmd = [ctx.python, str(INPROC), "runs", "--data-dir", str(d), str(a), str(b)]
-            cmd += ["--mode", mode, "--runs", str(count), "--share", str(RUNS_SHARE)]
-            p = run_proc(cmd, env=ctx.env, cwd=str(REPO))
+        check_disk(ctx, stats.bytes * 12 + 1e9, f"{RUNS_TREE} runs")
+        steps: list[tuple[str, Callable[[], dict]]] = [
+            (mode, lambda mode=mode: _runs_inproc(ctx, src, mode, count))
+            for mode in ("mirror", "bidirectional")
+        ]
+        steps.append(("CLI", lambda: _runs_cli(ctx, src, cli_count)))
+        for name, step in steps:
             try:
-                need_ok(p, f"{count} {mode} runs")
-                outs.append(json_out(p, f"{mode} runs"))
+                o = step()
             except StepFailed as e:
-                failed_runs.append(failed(str(e)))
+                broken.append(failed(f"{name}: {e}"))
                 continue
-            o = outs[-1]
-            log(f"    {mode}: {o['runs'] - o['failed']}/{o['runs']} runs succeeded")
+            outs.append(o)
+            log(f"    {o['mode']}: {o['runs'] - o['failed']}/{o['runs']} runs succeeded")
             for f in o["failures"][:5]:
                 log(f"      run {f['run']}: {json.dumps(f)[:300]}")
         total = sum(o["runs"] for o in outs)
         bad = sum(o["failed"] for o in outs)
         info = {"runs": total, "failed": bad, "by_mode": outs}
+        medians = {o["mode"]: o["sync_median_s"] for o in outs if o["sync_median_s"] is not None}
         res = {
-            L_FAILED: failed_runs
+            L_FAILED: broken
             or [Sample(100 * bad / total, unit="%", extra=info) if total else failed("no runs")],
-            L_RUN: failed_runs
-            or [
-                Sample(o["sync_median_s"], extra={"mode": o["mode"]})
-                for o in outs
-                if o["sync_median_s"] is not None
-            ],
+            L_RUN: broken
+            or [Sample(t, extra={"mode": m}) for m, t in medians.items() if "CLI" not in m],
+            L_CLI: broken or [Sample(t) for m, t in medians.items() if "CLI" in m],
         }
     return GroupResult(
-        stats=[summarize(lbl, res[lbl]) for lbl in (L_FAILED, L_RUN)],
+        stats=[summarize(lbl, res[lbl]) for lbl in (L_FAILED, L_RUN, L_CLI)],
         targets=[
             Target(
                 "runs that succeed >= 99.9 % (SPEC 7 floor): failed share",
@@ -1427,14 +1485,17 @@ def group_runs(ctx: Ctx) -> GroupResult:
             )
         ],
         notes=[
-            f"runs: a private copy of {RUNS_TREE} ({stats.files:,} files) mirrored, then "
-            f"{count} runs each of a mirror and a bidirectional conduit (in-process, forked "
-            f"scans as the CLI), each after {RUNS_SHARE:.0%} of one side's files were edited, "
-            "added, deleted or renamed (workload.mutate; the bidirectional conduit's sides in "
-            "turn, so no conflicts). A run succeeds when it completes, verified, without an "
-            "error, and both sides then hold the same files and folders (path, size, mtime, "
-            "content). Changes made while a run runs are not part of this (such a run reports "
-            "them, and the next run takes them)."
+            f"runs: private copies of {RUNS_TREE} ({stats.files:,} files); {count} runs each "
+            "of a mirror and a bidirectional conduit (in-process, forked scans as the CLI), "
+            f"each after {RUNS_SHARE:.0%} of one side's files were edited, added, deleted or "
+            "renamed (workload.mutate; the bidirectional conduit's sides in turn, so no "
+            f"conflicts); and {cli_count} runs of `spacesync sync` (mirror, fresh processes), "
+            "every third one after such a change of the source, the two after it with "
+            "nothing to do (the second of them: the quick no-op's path). A run succeeds when "
+            "it completes (CLI: exit 0), verified, without an error, and both sides then hold "
+            "the same files and folders "
+            "(path, size, mtime, content). Changes made while a run runs are not part of "
+            "this (such a run reports them, and the next run takes them)."
         ],
     )
 
