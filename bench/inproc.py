@@ -221,8 +221,9 @@ def runs(
     """`count` runs of a `mode` conduit SRC -> DST, each after `share` of one side's files
     changed (edits, adds, deletes, renames): always the source in a mirror, the two sides
     in turn in a bidirectional conduit (so no conflict arises). A run succeeds when it
-    completes, verified, without an error, and leaves both sides holding the same files
-    (path, size, mtime, content). The initial sync (the first run) counts too."""
+    completes, verified, without an error or conflict, and leaves both sides holding the
+    same files and folders (path, size, mtime, content). The initial sync (the first run)
+    counts too; a run that raises counts as failed."""
     import statistics
     from pathlib import Path
 
