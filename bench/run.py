@@ -121,6 +121,7 @@ class Target:
     field: str = "median"  # median | mean | max (absolute bars only) | rss_mb
     unit: str = "x"
     spec: str = ""
+    caveat: str = ""  # why the ratio is not to be trusted, found by the group (detail)
 
 
 @dataclass
@@ -728,11 +729,26 @@ def _mirror_vs_rsync(ctx: Ctx, wl: str, *, tag: str = "", spec: str = "") -> Gro
     name = f"{tag} " if tag else ""
     got = [summarize(lbl, res[lbl]) for lbl in order if lbl in res]
     durable = next(st for st in got if st.label == L_RS_DURABLE)
+    plain = next(st for st in got if st.label == L_RS_INIT)
+    caveat = ""
+    if plain.median and durable.median and plain.median > durable.median * 1.1:
+        # The same copy plus a flush cannot take less: the machine changed between them.
+        caveat = (
+            f"`rsync -a` ({plain.median:.2f} s) took longer than `rsync -a && sync -f` "
+            f"({durable.median:.2f} s) in this run"
+        )
     return GroupResult(
         stats=[*got, floor_stat(L_FLOOR, stats.bytes, durable)],
         targets=[
             floor_target(f"{name}initial mirror rate", L_SS_INIT, L_FLOOR),
-            Target(f"{name}initial mirror / rsync -a", L_SS_INIT, 1.0, L_RS_INIT, spec=spec),
+            Target(
+                f"{name}initial mirror / rsync -a",
+                L_SS_INIT,
+                1.0,
+                L_RS_INIT,
+                spec=spec,
+                caveat=caveat,
+            ),
             Target(
                 f"{name}initial mirror / rsync -a && sync -f (like for like, not the SPEC's)",
                 L_SS_INIT,
@@ -1598,8 +1614,11 @@ def evaluate(t: Target, stats: dict[str, Stat]) -> dict[str, object]:
         for s in parts
         if s is not None and s.unit == "s" and s.min and s.max and s.max > SPREAD_WARN * s.min
     ]
-    if noisy and t.den:
-        row["detail"] = f"NOISY, do not trust this ratio: {'; '.join(noisy)}"
+    why = [t.caveat] if t.caveat else []
+    if t.den:
+        why += noisy
+    if why:
+        row["detail"] = f"NOISY, do not trust this ratio: {'; '.join(why)}"
     return row
 
 
