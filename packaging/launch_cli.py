@@ -1,8 +1,6 @@
-"""Frozen entry point of the `spacesync` command (console): spacesync_gui.cli:main."""
+"""Frozen entry point of the `spacesync` command (console): spacesync_gui.cli:entry."""
 
-import sys
-
-from spacesync_gui.cli import main
+from spacesync_gui.cli import entry
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

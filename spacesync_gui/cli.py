@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -644,6 +646,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             _opened.pop().close()
 
 
+def entry() -> NoReturn:
+    """The `spacesync` program: `main`, then leave without tearing the heap down.
+
+    A W1 run leaves ~240 MB of Python objects, and freeing them one by one at exit took
+    0.16 s (of a 6.8 s run) for nothing: `main` has closed the libraries (their SQLite
+    connections, so no WAL is left behind) and the runs waited for their workers. Only
+    when the output is flushed and no other thread is left; otherwise the normal exit
+    (which joins threads and reports a failed flush as before).
+    """
+    code = main()
+    if threading.active_count() == 1:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+        else:
+            logging.shutdown()
+            os._exit(code)
+    sys.exit(code)
+
+
 def _fail(out: Out, message: str, code: int) -> int:
     print(f"spacesync: {message}", file=sys.stderr)
     if out.as_json:
@@ -660,4 +684,4 @@ def _write_crash_report() -> Path:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
