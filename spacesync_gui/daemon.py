@@ -62,7 +62,8 @@ def run_daemon(data_dir: Path, *, polling: bool = False) -> int:
         logging.getLogger().removeHandler(h)
     log_path = setup_logging(data_dir)
     lib = open_library(data_dir)
-    forked_copies.start_helper()  # before the runtime starts threads (fork is safe now)
+    # Before the runtime starts threads (fork is safe now): forks copy workers and scans.
+    forked_copies.start_helper(lib=lib)
     runtime = EngineRuntime(lib, _log_event, polling=polling)
     stop = threading.Event()
 

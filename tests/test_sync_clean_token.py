@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from spacesync_gui.engine import service as service_mod
+from spacesync_gui.engine import scan_split
 from spacesync_gui.engine.conduits import add_conduit, edit_conduit, get_conduit
 from spacesync_gui.engine.service import FileSyncService, _cover
 from tests.sync_helpers import count_snapshot_loads, read_tree, write_tree
@@ -67,7 +67,7 @@ def test_trusted_index_with_nothing_dirty_is_a_verified_no_op(setup, monkeypatch
     svc.trusted_dirty = {c.source_location_id: set(), c.target_location_id: set()}
     loads = count_snapshot_loads(monkeypatch)
     scans: list[object] = []
-    monkeypatch.setattr(service_mod, "scan", lambda *a, **k: scans.append(a))
+    monkeypatch.setattr(scan_split, "scan", lambda *a, **k: scans.append(a))
     r = svc.sync(cid)
     assert r.status == "completed" and r.verified and loads == [] and scans == []
 

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from spacesync_gui.engine import quick_noop
-from spacesync_gui.engine import service as service_mod
+from spacesync_gui.engine import quick_noop, scan_split
 from spacesync_gui.engine.conduits import add_conduit, edit_conduit, get_conduit, set_paused
 from spacesync_gui.engine.library_file import SCHEMA_VERSION
 from spacesync_gui.engine.listing import changed_folders, digest, digest_seed, list_dir
@@ -330,13 +329,13 @@ def test_the_folders_the_quick_walk_found_changed_are_all_the_full_sync_rescans(
     assert outcome.report is None
     assert outcome.changed == {c.source_location_id: {"d/e/f"}, c.target_location_id: set()}
     scans: list[tuple] = []
-    real_scan = service_mod.scan
+    real_scan = scan_split.scan
 
     def spy(lib, location_id, subtree=None, **kw):  # noqa: ANN001, ANN202
         scans.append((location_id, subtree))
         return real_scan(lib, location_id, subtree, **kw)
 
-    monkeypatch.setattr(service_mod, "scan", spy)
+    monkeypatch.setattr(scan_split, "scan", spy)
     r = cli("sync", str(cid))
     assert r.json["copied"] == 1 and r.json["verified"]
     assert read_tree(dst) == read_tree(src)

@@ -16,6 +16,7 @@ mirror run on a shared location) is hashed here before they plan.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -48,15 +49,13 @@ def wanted(mode: str, snaps: dict[str, Snapshot], base: Snapshot) -> dict[str, l
 
 
 def _job(side: Side, snap: Snapshot, keys: list[str]) -> Callable[[Library], Any]:
+    """`hash_deferred` of these keys as a function of the library (picklable: a CopyHelper
+    may run it, see forked_scans.py)."""
     files = [
         (side.full_key(k), side.abs_path(k), snap[k].size, snap[k].mtime_ns, snap[k].inode)
         for k in keys
     ]
-
-    def run(lib: Library) -> tuple[dict[str, str], list[tuple[str, str]]]:
-        return hash_deferred(lib, side.location_id, files)
-
-    return run
+    return functools.partial(hash_deferred, location_id=side.location_id, files=files)
 
 
 def fill_hashes(

@@ -27,7 +27,8 @@ chunk in hand (up to a thousand small files), report it, and leave.
 Fork is safe only in a process running no other thread (the CLI). The desktop app's
 engine process and the daemon have threads (runtime, watcher), so while they are still
 single-threaded they start a `CopyHelper`: a forked process that stays single-threaded,
-forks the workers on request and relays their reports.
+forks the workers on request and relays their reports. It forks their forked scans too
+(`call_in_helper`, for forked_scans.py).
 """
 
 from __future__ import annotations
@@ -41,11 +42,14 @@ import struct
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from . import transfer
-from .forking import can_fork, fork_child
+from .forking import ChildFailed, ForkedJob, can_fork, fork_child
 from .plan import Item
+
+if TYPE_CHECKING:
+    from .db import Library
 
 log = logging.getLogger(__name__)
 
@@ -235,7 +239,10 @@ class _Worker:
 
 
 def _send(fd: int, msg: object) -> None:
-    data = pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
+    _write_frame(fd, pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _write_frame(fd: int, data: bytes) -> None:
     view = memoryview(_HEADER.pack(len(data)) + data)
     while view:
         view = view[os.write(fd, view) :]
@@ -270,12 +277,27 @@ class _Frames:
 _helper: CopyHelper | None = None
 
 
-def start_helper(niceness: int = 0) -> None:
+def start_helper(niceness: int = 0, lib: Library | None = None) -> None:
     """Start the CopyHelper; call while this process runs no other thread (else a no-op:
-    copies then use threads). Its workers run `niceness` lower in the CPU queue."""
+    copies then use threads). Its workers run `niceness` lower in the CPU queue. With
+    `lib` (opened here), it also runs `call_in_helper` jobs."""
     global _helper
     if _helper is None and can_fork():
-        _helper = CopyHelper(niceness)
+        _helper = CopyHelper(niceness, lib)
+
+
+def helper_usable() -> bool:
+    """Whether `call_in_helper` may take a job (a helper with a library is running)."""
+    return _helper is not None and _helper.lib is not None and _helper.alive()
+
+
+def call_in_helper(fn: Callable[[Library], Any]) -> HelperCall | None:
+    """Start `fn(lib)` in a child the CopyHelper forks; `result()` waits for its value.
+    None when it cannot (no helper, the helper busy with another run's copies, `fn` does
+    not pickle): the caller does the work itself."""
+    if _helper is None or _helper.lib is None:
+        return None
+    return _helper.call(fn)
 
 
 def stop_helper() -> None:
@@ -289,7 +311,7 @@ class CopyHelper:
     """A single-threaded process, forked before the engine starts its threads, that forks
     copy workers on request (`run`) and relays their reports back."""
 
-    def __init__(self, niceness: int = 0) -> None:
+    def __init__(self, niceness: int = 0, lib: Library | None = None) -> None:
         req_r, req_w = os.pipe()
         rep_r, rep_w = os.pipe()
 
@@ -298,15 +320,16 @@ class CopyHelper:
             os.close(rep_r)
             if niceness and hasattr(os, "nice"):
                 os.nice(niceness)  # inherited by the workers
-            _serve(req_r, rep_w)
+            _serve(req_r, rep_w, lib)
 
         pid = fork_child(helper)
         os.close(req_r)
         os.close(rep_w)
         self.pid = pid
+        self.lib = lib
         self._req = req_w
         self._rep = rep_r
-        self._lock = threading.Lock()  # one run at a time
+        self._lock = threading.Lock()  # one run (or call) at a time
         self._dead = False
 
     def alive(self) -> bool:
@@ -357,6 +380,20 @@ class CopyHelper:
             on.failed(index, WORKER_DIED)
         return stopping
 
+    def call(self, fn: Callable[[Library], Any]) -> HelperCall | None:
+        """See `call_in_helper`."""
+        if not self._lock.acquire(blocking=False):
+            return None  # another run's copies: not worth waiting for
+        try:
+            if self._dead:
+                raise OSError("the helper is gone")
+            data = pickle.dumps(("call", fn), protocol=pickle.HIGHEST_PROTOCOL)
+            _write_frame(self._req, data)
+        except (OSError, pickle.PicklingError, AttributeError, TypeError):
+            self._lock.release()
+            return None
+        return HelperCall(self)
+
     def close(self) -> None:
         os.close(self._req)  # the helper reads end of file and leaves
         os.close(self._rep)
@@ -366,8 +403,45 @@ class CopyHelper:
                 self._dead = True
 
 
-def _serve(req_fd: int, rep_fd: int) -> None:
-    """The helper's loop: run each request with `run_here`, relay reports in batches."""
+class HelperCall:
+    """A job the CopyHelper's child is doing; holds the helper until `result()`."""
+
+    def __init__(self, helper: CopyHelper) -> None:
+        self._helper = helper
+
+    def result(self) -> Any:
+        """What the job returned; raises ChildFailed if it did not finish."""
+        helper = self._helper
+        frames = _Frames(helper._rep)
+        try:
+            while not frames.eof:
+                for msg in frames.read():
+                    if isinstance(msg, tuple) and msg[0] == "called":
+                        if not msg[1]:
+                            raise ChildFailed("the helper's child did not finish the job")
+                        return msg[2]
+            helper._dead = True
+            raise ChildFailed("the copy helper process ended")
+        except OSError as e:
+            helper._dead = True
+            raise ChildFailed(f"the copy helper process ended ({e})") from None
+        finally:
+            helper._lock.release()
+
+
+def _call(lib: Library | None, fn: Callable[[Library], Any], close: Sequence[int]) -> tuple:
+    """In the helper: `fn(lib)` in a forked child (the helper itself stays as it was)."""
+    if lib is None:
+        return ("called", False, None)
+    try:
+        return ("called", True, ForkedJob(lib, fn, close=close).result())
+    except ChildFailed:
+        return ("called", False, None)
+
+
+def _serve(req_fd: int, rep_fd: int, lib: Library | None = None) -> None:
+    """The helper's loop: run each request with `run_here` (copies) or `_call` (another
+    job), relay reports in batches."""
     frames = _Frames(req_fd)
     pending: list[object] = []
     stop = False
@@ -386,6 +460,9 @@ def _serve(req_fd: int, rep_fd: int) -> None:
 
     while not frames.eof:
         for msg in frames.read():
+            if isinstance(msg, tuple) and msg[0] == "call":
+                _send(rep_fd, _call(lib, msg[1], (req_fd, rep_fd)))
+                continue
             if not (isinstance(msg, tuple) and msg[0] == "run"):
                 continue  # a stop that came after its run had ended
             stop = False

@@ -5,7 +5,9 @@ after the other take twice as long as one, and two threads take longer still (th
 the GIL). A child process made with fork (the engine already imported, no start-up cost)
 scans with its own database connection and sends its results back through a pipe.
 
-Only where fork is safe: a POSIX system and a process running no other thread (the CLI).
+Where fork is safe (a POSIX system, a process running no other thread: the CLI) this
+process forks the child. A process with threads (the app's engine, the daemon) hands the
+job to its CopyHelper, which forks it (forked_copies.py): the job must then pickle.
 Any failure of the child is not an error: the caller scans that side itself (scans are
 idempotent), so this can only make a run faster, never different.
 """
@@ -13,45 +15,22 @@ idempotent), so this can only make a run faster, never different.
 from __future__ import annotations
 
 import logging
-import os
-import pickle
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from . import forked_copies
 from .db import Library
-from .forking import can_fork, fork_child
+from .forking import ChildFailed, ForkedJob, can_fork
+
+__all__ = ["ChildFailed", "ForkedJob", "can_fork", "can_share", "run_jobs"]
 
 log = logging.getLogger(__name__)
 J = TypeVar("J")
 
 
-class ForkedJob:
-    """`fn(lib)` running in a forked child; `result()` waits for what it returned."""
-
-    def __init__(self, lib: Library, fn: Callable[[Library], Any]) -> None:
-        read_fd, write_fd = os.pipe()
-
-        def child() -> None:  # the parent redoes the work if this fails
-            os.close(read_fd)
-            # Fresh connections: the parent's SQLite connections must not be touched.
-            lib.engine.dispose(close=False)
-            payload = pickle.dumps(fn(lib))
-            with os.fdopen(write_fd, "wb") as out:
-                out.write(payload)
-
-        pid = fork_child(child)
-        os.close(write_fd)
-        self._pid = pid
-        self._read_fd = read_fd
-
-    def result(self) -> Any:
-        """What the child's `fn` returned; raises ChildFailed if it did not finish."""
-        with os.fdopen(self._read_fd, "rb") as f:
-            data = f.read()
-        _, status = os.waitpid(self._pid, 0)
-        if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0 or not data:
-            raise ChildFailed(f"scan process ended with status {status}")
-        return pickle.loads(data)
+def can_share() -> bool:
+    """Whether `run_jobs` may run a second job in another process now."""
+    return can_fork() or forked_copies.helper_usable()
 
 
 def run_jobs(
@@ -62,11 +41,23 @@ def run_jobs(
 ) -> list[Any]:
     """`job(item, in_child)(lib)` for each item, results in order. With `fork` and two
     items, the second runs in a forked child while the first runs here; if the child
-    fails, it runs here afterwards. `in_child` tells the job it must not emit events."""
-    forked = None
-    if fork and len(items) == 2 and can_fork():
-        forked = ForkedJob(lib, job(items[1], True))
-    results = [job(item, False)(lib) for item in items[: 1 if forked else None]]
+    fails (or the helper is busy), it runs here afterwards. `in_child` tells the job it
+    must not emit events."""
+    forked: Any = None
+    if fork and len(items) == 2:
+        if can_fork():
+            forked = ForkedJob(lib, job(items[1], True))
+        else:
+            forked = forked_copies.call_in_helper(job(items[1], True))
+    try:
+        results = [job(item, False)(lib) for item in items[: 1 if forked is not None else None]]
+    except BaseException:
+        if forked is not None:  # not left behind: a HelperCall holds the helper until then
+            try:
+                forked.result()
+            except ChildFailed:
+                pass
+        raise
     if forked is not None:
         try:
             results.append(forked.result())
@@ -74,7 +65,3 @@ def run_jobs(
             log.warning("the forked half of the work failed; doing it here")
             results.append(job(items[1], False)(lib))
     return results
-
-
-class ChildFailed(Exception):
-    """The forked child did not deliver (crashed, killed, or its work raised)."""

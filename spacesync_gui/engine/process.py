@@ -272,8 +272,9 @@ def child_main(data_dir: str, conn: Connection, watch: bool) -> None:
         os.nice(ENGINE_NICENESS)
     lib = open_library(Path(data_dir))
     # Before the runtime starts threads (fork is safe now). Its copy workers fill both
-    # CPUs of a small machine: further down the queue, so the window still gets one.
-    forked_copies.start_helper(niceness=COPY_WORKER_NICENESS)
+    # CPUs of a small machine: further down the queue, so the window still gets one. It
+    # forks the runs' second scanning process too (forked_scans.py).
+    forked_copies.start_helper(niceness=COPY_WORKER_NICENESS, lib=lib)
     runtime = EngineRuntime(lib, lambda ev: send((_EVENT, "event", ev)), watch=watch)
     runtime.start()
     send((_EVENT, "ready", None))

@@ -25,6 +25,7 @@ from .errors import SpaceSyncError
 from .events import Emit, EngineWarning, LocationStateChanged
 from .locations import change_counters, list_locations, refresh_state, scan
 from .results import RunReport
+from .scan_split import scan_whole
 from .scheduler import INSTANT, Scheduler, parse_schedule
 from .service import FileSyncService
 from .watcher import WatchedLocation, Watcher
@@ -75,8 +76,8 @@ class EngineRuntime:
         # The engine's own writes are not suppressed by time window (that would also
         # swallow a user's edit made right after a sync): the executor records what it
         # wrote in the index, so rescanning those paths finds no change and starts no run.
-        # fork_workers: copies go to forked workers where a CopyHelper was started
-        # (forked_copies.py); scans are never forked here (this process has threads).
+        # fork_workers: copies and a second scanning process are forked by the CopyHelper
+        # where one was started (forked_copies.py); this process has threads: never here.
         self.service = FileSyncService(
             lib, emit, should_stop=self._stopping.is_set, fork_workers=True
         )
@@ -136,7 +137,7 @@ class EngineRuntime:
 
     def rescan(self, location_id: int) -> Future[Any]:
         """Scan a location now, in line with the runs (a user's "rescan")."""
-        return self.call(lambda: scan(self.lib, location_id, emit=self._emit))
+        return self.call(lambda: scan_whole(self.lib, location_id, emit=self._emit))
 
     def set_paused(self, conduit_id: int, paused: bool) -> Future[Any]:
         def change() -> Any:
@@ -353,7 +354,7 @@ class EngineRuntime:
                 return
             started = time.monotonic()
             try:
-                scan(self.lib, loc.id, emit=self._emit)
+                scan_whole(self.lib, loc.id, emit=self._emit)
             except SpaceSyncError as e:
                 log.info("%s", e)
                 continue
@@ -365,7 +366,10 @@ class EngineRuntime:
         changes = 0
         try:
             for sub in [None] if full else sorted(subtrees):
-                r = scan(self.lib, location_id, sub or None, emit=self._emit)
+                if sub:
+                    r = scan(self.lib, location_id, sub, emit=self._emit)
+                else:
+                    r = scan_whole(self.lib, location_id, emit=self._emit)
                 changes += r.added + r.modified + r.deleted
         except SpaceSyncError as e:
             log.info("rescan of location %s: %s", location_id, e)

@@ -8,12 +8,23 @@ this process scans the rest of the endpoint, stepping over those folders (their 
 are visited, what is below them is not: `scan_location(skip=...)`). Each scan writes its
 own part of the index; no two write the same rows but the folders' own entries, which both
 stat alike.
+
+The app's engine process and the daemon cannot fork (threads): their CopyHelper forks the
+child (forked_scans.py), and they share their whole-location scans too (`scan_whole`).
 """
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
+from pathlib import Path
 
+from . import forked_scans
+from .db import Library
+from .events import Emit, Event, ScanProgress, ignore_events
+from .locations import get_location, scan
+from .results import ScanResult
 from .rules import builtin_ignored
 from .snapshots import Side
 
@@ -39,3 +50,96 @@ def child_folders(side: Side) -> frozenset[str]:
     except OSError:
         return frozenset()
     return frozenset(side.full_key(n) for n in names[1::2][:MAX_CHILD_FOLDERS])
+
+
+# One scan: a side, the subtree (None: the whole location), folders it leaves to another.
+Scan = tuple[Side, str | None, frozenset[str]]
+
+
+def share_out(jobs: list[tuple[Side, list[str | None]]], share: bool) -> list[list[Scan]]:
+    """The scans of each process: one side each, or (`share`, every side scanned whole)
+    each side's top-level folders split between them."""
+    plain: list[list[Scan]] = [[(side, sub, frozenset()) for sub in subs] for side, subs in jobs]
+    if not share or any(subs != [side.prefix or None] for side, subs in jobs):
+        return plain
+    here: list[Scan] = []
+    child: list[Scan] = []
+    for side, (whole,) in jobs:
+        folders = child_folders(side)
+        here.append((side, whole, folders))
+        child.extend((side, key, frozenset()) for key in sorted(folders))
+    return [here, child] if child else plain
+
+
+def run_scans(
+    lib: Library,
+    jobs: list[tuple[Side, list[str | None]]],
+    emit: Emit = ignore_events,
+    defer: bool = False,
+    fork: bool = False,
+) -> tuple[list[list[Scan]], list[list[ScanResult]]]:
+    """Scan `jobs` (side -> subtrees), with `fork` in two processes where one may be had:
+    the scans of each process, and their results in the same order."""
+    work = share_out(jobs, fork and forked_scans.can_share())
+    results = forked_scans.run_jobs(
+        lib, work, lambda j, in_child: scanner(j, ignore_events if in_child else emit, defer), fork
+    )
+    return work, results
+
+
+def scan_whole(lib: Library, location_id: int, emit: Emit = ignore_events) -> ScanResult:
+    """A whole location's scan shared with a second process where one may be had (the
+    runtime's start-up and full rescans). Its counts tell whether anything changed; a
+    folder both processes visit may count twice.
+
+    Progress events come from this process's part (the other emits none); the end, with
+    both parts' totals, once both are done (a front end reloads the location then)."""
+
+    def here(ev: Event) -> None:
+        if not (isinstance(ev, ScanProgress) and ev.done):
+            emit(ev)
+
+    side = Side("location", location_id, Path(get_location(lib, location_id).path), "")
+    _, results = run_scans(lib, [(side, [None])], here, fork=True)
+    total = ScanResult()
+    for r in (r for process in results for r in process):
+        total.files_seen += r.files_seen
+        total.bytes_seen += r.bytes_seen
+        total.files_hashed += r.files_hashed
+        total.bytes_hashed += r.bytes_hashed
+        total.added += r.added
+        total.modified += r.modified
+        total.deleted += r.deleted
+        total.errors.extend(r.errors)
+        total.stopped = total.stopped or r.stopped
+    emit(
+        ScanProgress(
+            location_id,
+            total.files_seen,
+            total.bytes_seen,
+            total.files_hashed,
+            total.bytes_hashed,
+            done=True,
+        )
+    )
+    return total
+
+
+def scanner(
+    job: list[Scan], emit: Emit = ignore_events, defer: bool = False
+) -> Callable[[Library], list[ScanResult]]:
+    """One process's scans, as a function of the library: forkable, and picklable when
+    `emit` is (a CopyHelper runs it from a pickle, see forked_scans.py)."""
+    scans = [(side.location_id, sub, skip) for side, sub, skip in job]
+    return functools.partial(_scan_all, scans=scans, emit=emit, defer=defer)
+
+
+def _scan_all(
+    lib: Library,
+    scans: list[tuple[int, str | None, frozenset[str]]],
+    emit: Emit,
+    defer: bool,
+) -> list[ScanResult]:
+    return [
+        scan(lib, loc, sub, emit=emit, defer_hashes=defer, skip=skip) for loc, sub, skip in scans
+    ]

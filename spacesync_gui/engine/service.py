@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from . import deferred, forked_scans, journal, models, scan_split, transfer, verify
+from . import deferred, journal, models, scan_split, transfer, verify
 from .clean_token import read_token, settings_digest
 from .conduits import ConduitInfo, get_conduit, left_out
 from .db import Library
@@ -38,11 +38,11 @@ from .history import get_conflict
 from .indexer import read_problem
 from .kept_folders import keep_folders_with_unknown_items
 from .left_out import left_out_warnings
-from .locations import get_location, refresh_state, scan, state_problem
+from .locations import get_location, refresh_state, state_problem
 from .paths import is_within
 from .plan import COPY, MKDIR, SOURCE, TARGET, ConflictRecord, Item, Plan, Snapshot
 from .planner import MIRROR, make_plan, plan_conflict_resolution
-from .results import RunReport, ScanResult
+from .results import RunReport
 from .rules import PlanRules, leaves_out
 from .runlock import conduit_lock
 from .safety import files_in, safety_problem, space_problem
@@ -238,13 +238,7 @@ class FileSyncService:
                 jobs.append((side, subtrees))
         # With fork_workers, the second side in a child process at the same time as the
         # first, or whole endpoints shared out between the two (scan_split.py).
-        work = _scans(jobs, self.fork_workers and forked_scans.can_fork())
-        scanned = forked_scans.run_jobs(
-            self.lib,
-            work,
-            lambda j, in_child: _scanner(j, ignore_events if in_child else self.emit, defer),
-            self.fork_workers,
-        )
+        work, scanned = scan_split.run_scans(self.lib, jobs, self.emit, defer, self.fork_workers)
         for job, results in zip(work, scanned, strict=True):
             for (side, _, _), result in zip(job, results, strict=True):
                 if result.errors and under is None:
@@ -677,39 +671,6 @@ class FileSyncService:
 # Above this many touched folders on a side, verify rescans the whole endpoint: one walk
 # beats many small subtree scans (each a few queries).
 VERIFY_SUBTREES_MAX = 32
-
-
-# One scan: a side, the subtree (None: the whole location), folders it leaves to another.
-_Scan = tuple[Side, str | None, frozenset[str]]
-
-
-def _scans(jobs: list[tuple[Side, list[str | None]]], share: bool) -> list[list[_Scan]]:
-    """The scans of each process: one side each, or (`share`, every side scanned whole)
-    each side's top-level folders split between them (scan_split.py)."""
-    plain: list[list[_Scan]] = [[(side, sub, frozenset()) for sub in subs] for side, subs in jobs]
-    if not share or any(subs != [side.prefix or None] for side, subs in jobs):
-        return plain
-    here: list[_Scan] = []
-    child: list[_Scan] = []
-    for side, (whole,) in jobs:
-        folders = scan_split.child_folders(side)
-        here.append((side, whole, folders))
-        child.extend((side, key, frozenset()) for key in sorted(folders))
-    return [here, child] if child else plain
-
-
-def _scanner(
-    job: list[_Scan], emit: Emit = ignore_events, defer: bool = False
-) -> Callable[[Library], list[ScanResult]]:
-    """One process's scans, as a function of the library (forkable)."""
-
-    def run(lib: Library) -> list[ScanResult]:
-        return [
-            scan(lib, side.location_id, sub, emit=emit, defer_hashes=defer, skip=skip)
-            for side, sub, skip in job
-        ]
-
-    return run
 
 
 def _plan_rules(conduit: ConduitInfo, sides: dict[str, Side]) -> PlanRules:

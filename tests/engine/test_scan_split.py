@@ -16,7 +16,6 @@ from spacesync_gui.engine.db import open_library
 from spacesync_gui.engine.indexer import scan_location
 from spacesync_gui.engine.library_file import DB_NAME
 from spacesync_gui.engine.locations import add_location
-from spacesync_gui.engine.service import _scanner, _scans
 from spacesync_gui.engine.snapshots import Side
 from tests.engine.test_indexer import scan_errors
 from tests.sync_helpers import write_tree
@@ -61,9 +60,9 @@ def _shared_scan(
     """Scan `side` as a CLI sync does; returns the keys the child scanned, and the files
     each process saw (together: each file once)."""
     monkeypatch.setattr(forked_scans, "can_fork", lambda: True)  # pytest may run threads
-    work = _scans([(side, [None])], share=True)
+    work = scan_split.share_out([(side, [None])], share=True)
     assert len(work) == 2, "not shared"
-    results = forked_scans.run_jobs(library, work, lambda j, _: _scanner(j), True)
+    results = forked_scans.run_jobs(library, work, lambda j, _: scan_split.scanner(j), True)
     assert all(not r.stopped for rs in results for r in rs)
     seen = [sum(r.files_seen for r in rs) for rs in results]
     return [sub for _, sub, _ in work[1] if sub is not None], seen
