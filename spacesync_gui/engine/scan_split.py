@@ -37,18 +37,24 @@ def _plain(name: str) -> bool:
     return name.isascii() and "\\" not in name and not builtin_ignored(name)
 
 
-def child_folders(side: Side) -> frozenset[str]:
-    """Keys of the endpoint's top-level folders for the child: every second one by name.
-
-    Empty when the endpoint cannot be listed (its own scan reports that) or has fewer than
-    two folders (nothing worth sharing)."""
+def plain_folders(path: str | os.PathLike[str]) -> list[str]:
+    """The names of the folders in `path` whose names are their keys, sorted ([] when it
+    cannot be listed: its own scan reports that). The others are never stepped over."""
     try:
-        with os.scandir(side.endpoint) as it:
-            names = sorted(
+        with os.scandir(path) as it:
+            return sorted(
                 de.name for de in it if _plain(de.name) and de.is_dir(follow_symlinks=False)
             )
     except OSError:
-        return frozenset()
+        return []
+
+
+def child_folders(side: Side) -> frozenset[str]:
+    """Keys of the endpoint's top-level folders for the child: every second one by name.
+
+    Empty when the endpoint cannot be listed or has fewer than two folders (nothing worth
+    sharing)."""
+    names = plain_folders(side.endpoint)
     return frozenset(side.full_key(n) for n in names[1::2][:MAX_CHILD_FOLDERS])
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from . import deferred, journal, models, scan_split, transfer, verify
+from . import deferred, digest_rescan, journal, models, scan_split, transfer, verify
 from .clean_token import read_token, settings_digest
 from .conduits import ConduitInfo, get_conduit, left_out
 from .db import Library
@@ -476,6 +476,7 @@ class FileSyncService:
                 and not (again.base_updates)
             ):
                 self._set_clean(token)
+                digest_rescan.rescan_written(self.lib, sides, plan)
         else:
             report.verified = not report.errors
             if not plan.pending_conflicts and not plan.actions and not report.errors:
