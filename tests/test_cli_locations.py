@@ -84,7 +84,7 @@ def test_a_no_op_scan_is_proven_without_the_engine_and_reported_as_the_full_one(
     one = cli("location", "scan", "1")
 
     assert full.code == quick.code == one.code == 0
-    assert all(isinstance(g, list) for g in got) and len(got) == 2  # proven both times
+    assert all(g.complete for g in got) and len(got) == 2  # proven both times
     before = full.json["locations"]
     after = quick.json["locations"]
     assert [x["last_scan"] > y["last_scan"] for x, y in zip(after, before, strict=True)] == [
@@ -99,12 +99,51 @@ def test_a_no_op_scan_is_proven_without_the_engine_and_reported_as_the_full_one(
     listed = {x["id"]: x["last_scan"] for x in cli("location", "list").json["locations"]}
     assert listed[1] > listed[2]  # recorded: location 1 was scanned last, alone
 
-    (root / "sub" / "new.txt").write_text("new")
-    changed = cli("location", "scan", "1")
-    assert got[-1] is None  # a folder's listing differs: the engine scans
-    assert changed.json["locations"][0]["scan"]["added"] == 1
-    assert cli("location", "scan", str(root)).code == 0 and isinstance(got[-1], list)  # by path
+    assert cli("location", "scan", str(root)).code == 0 and got[-1].complete  # by path
     assert cli("location", "scan", str(tmp_path)).code == 2 and got[-1] is None  # not one
+
+
+def test_a_scan_after_a_few_changes_rescans_just_their_folders_and_reports_the_whole(
+    cli, tmp_path, monkeypatch
+):
+    from spacesync_gui.engine import locations, quick_noop
+
+    roots = [_tree(tmp_path / "w"), _tree(tmp_path / "v")]
+    for root in roots:
+        (root / "deep" / "er").mkdir(parents=True)
+        (root / "deep" / "er" / "c.txt").write_text("C")
+        (root / "deep" / "d.txt").write_text("D")
+        assert cli("location", "add", str(root)).code == 0
+    for root in roots:  # the same changes in both
+        (root / "sub" / "b.bin").write_bytes(b"\1" * 1000)  # sub's listing differs
+        (root / "deep" / "er" / "new.txt").write_text("new")  # so does deep's (er's mtime)
+    got = _spy_quick_scans(monkeypatch)
+    subtrees: list[object] = []
+    real_scan = locations.scan
+    monkeypatch.setattr(
+        locations,
+        "scan",
+        lambda lib, loc, sub=None, **kw: (
+            subtrees.append((loc, sub)) or real_scan(lib, loc, sub, **kw)
+        ),
+    )
+
+    quick = cli("location", "scan", "1")
+    assert got[-1].changed == {1: ["deep", "sub"]} and not got[-1].complete
+    assert sorted(subtrees) == [(1, "deep"), (1, "sub")]  # not the whole location
+    spy = quick_noop.try_scan
+    monkeypatch.setattr(quick_noop, "try_scan", lambda *a: None)
+    full = cli("location", "scan", "2")  # the engine's whole scan
+    assert subtrees[-1] == (2, None)
+    monkeypatch.setattr(quick_noop, "try_scan", spy)
+
+    assert quick.code == full.code == 0
+    a, b = quick.json["locations"][0], full.json["locations"][0]
+    assert a["scan"] == b["scan"] and a["files"] == b["files"] == 5
+    assert (a["scan"]["added"], a["scan"]["files_hashed"], a["scan"]["files_seen"]) == (1, 2, 5)
+    assert a["last_scan"] > 0 and a["scan_errors"] == 0
+    # All indexed: the next scan is proven without the engine.
+    assert cli("location", "scan").code == 0 and got[-1].complete
 
 
 def test_ignore_patterns_apply(cli, tmp_path):

@@ -22,6 +22,7 @@ from .events import Emit, LocationStateChanged, ignore_events
 from .location_info import LocationInfo, path_match
 from .markers import probe_state, read_marker, write_marker
 from .paths import is_within, key_for, marker_path
+from .results import ScanResult
 from .rules import validate_patterns
 
 
@@ -184,6 +185,21 @@ def scan(
     if state != models.ONLINE:
         raise Refused(state_problem(get_location(lib, location_id)))
     return scan_location(lib, location_id, subtree, emit=emit, defer_hashes=defer_hashes, skip=skip)
+
+
+def scan_folders(lib: Library, location_id: int, folders: list[str] | None) -> ScanResult:
+    """A location's scan where a walk found only `folders` (keys) changed and every other
+    folder listing what its digest vouches for (quick_noop.try_scan): just those subtrees
+    are scanned, and the result reads as the whole scan's (the files and bytes seen are the
+    location's). None, or the root among them: the whole scan."""
+    if not folders or "" in folders:
+        return scan(lib, location_id)
+    total = ScanResult()
+    for key in folders:
+        total.add(scan(lib, location_id, key))
+    info = get_location(lib, location_id)
+    total.files_seen, total.bytes_seen = info.files, info.bytes
+    return total
 
 
 def set_ignore(lib: Library, location_id: int, patterns: list[str]) -> LocationInfo:

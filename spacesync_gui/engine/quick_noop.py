@@ -16,7 +16,8 @@ path writes: the scans' bookkeeping (errors, last_scan, journal cap), one comple
 verified generation, the conduit's last sync and its clean token, the journal position.
 
 `location scan` gets the same shortcut (`try_scan`): a location whose folders all match
-their digests is recorded as scanned, as the full scan records a scan that found nothing.
+their digests is recorded as scanned, as the full scan records a scan that found nothing;
+for one where a few folders differ, it names them for the engine to rescan.
 """
 
 from __future__ import annotations
@@ -99,11 +100,28 @@ def try_sync(data_dir: Path, conduit_id: int) -> Outcome:
         db.close()
 
 
-def try_scan(data_dir: Path, ref: str | None) -> list[LocationInfo] | None:
-    """A `location scan` of location `ref` (its id or its path; None: every location) that
-    finds nothing changed, recorded in the library; the locations as they now are. None:
-    not proven (nothing was written, the engine scans: an unknown location, one not online
-    or with unreadable items, a folder whose listing differs)."""
+@dataclass
+class ScanOutcome:
+    """What `try_scan` found, by location id: `done`, nothing changed (recorded as
+    scanned; the location as it now is); `changed`, the folders (keys) whose listing
+    differs, all others matching their index entries: a rescan of just these subtrees
+    finds what a full scan finds. A location in neither needs the engine's full scan."""
+
+    asked: list[int]
+    done: dict[int, LocationInfo]
+    changed: dict[int, list[str]]
+
+    @property
+    def complete(self) -> bool:
+        """Every location asked for is done: the engine is not needed."""
+        return set(self.asked) == set(self.done)
+
+
+def try_scan(data_dir: Path, ref: str | None) -> ScanOutcome | None:
+    """A `location scan` of location `ref` (its id or its path; None: every location),
+    as far as it can be proven without the engine (see ScanOutcome). None: nothing
+    proven or recorded (an unknown location: the engine says what is wrong; a library
+    it cannot read as it is)."""
     db = _connect(data_dir)
     if db is None:
         return None
@@ -114,21 +132,29 @@ def try_scan(data_dir: Path, ref: str | None) -> list[LocationInfo] | None:
         else:
             found = int(ref) if ref.isdigit() else path_match(ref, roots)
             if found is None:
-                raise _NotProven  # the engine says what is wrong
-            ids = [found]
-        for loc in ids:
-            root, patterns = _online_root(db, loc)
-            if _walker(db, loc, root, patterns, "")(_never) != []:
                 raise _NotProven
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            _scans_done(db, ids)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        infos = [read_info(db, loc) for loc in ids]
-        return [i for i in infos if i is not None]
+            ids = [found]
+        same, changed = [], {}
+        for loc in ids:
+            try:  # not online, or with unreadable items: the engine's full scan
+                root, patterns = _online_root(db, loc)
+            except _NotProven:
+                continue
+            folders = _walker(db, loc, root, patterns, "")(_never)
+            if folders == []:
+                same.append(loc)
+            elif folders is not None:
+                changed[loc] = folders
+        if same:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                _scans_done(db, same)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        done = {loc: read_info(db, loc) for loc in same}
+        return ScanOutcome(ids, {k: v for k, v in done.items() if v is not None}, changed)
     except (_NotProven, sqlite3.Error, OSError, ValueError):
         return None
     finally:

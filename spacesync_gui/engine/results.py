@@ -50,3 +50,15 @@ class ScanResult:
     deleted: int = 0
     errors: list[tuple[str, str]] = field(default_factory=list)  # (key, reason)
     stopped: bool = False  # should_stop() cut the walk short: no deletes were applied
+
+    def add(self, other: ScanResult) -> None:
+        """Count `other` (another part of the same scan) in."""
+        self.files_seen += other.files_seen
+        self.bytes_seen += other.bytes_seen
+        self.files_hashed += other.files_hashed
+        self.bytes_hashed += other.bytes_hashed
+        self.added += other.added
+        self.modified += other.modified
+        self.deleted += other.deleted
+        self.errors.extend(other.errors)
+        self.stopped = self.stopped or other.stopped

@@ -109,15 +109,7 @@ def scan_whole(lib: Library, location_id: int, emit: Emit = ignore_events) -> Sc
     _, results = run_scans(lib, [(side, [None])], here, fork=True)
     total = ScanResult()
     for r in (r for process in results for r in process):
-        total.files_seen += r.files_seen
-        total.bytes_seen += r.bytes_seen
-        total.files_hashed += r.files_hashed
-        total.bytes_hashed += r.bytes_hashed
-        total.added += r.added
-        total.modified += r.modified
-        total.deleted += r.deleted
-        total.errors.extend(r.errors)
-        total.stopped = total.stopped or r.stopped
+        total.add(r)
     emit(
         ScanProgress(
             location_id,
