@@ -382,3 +382,25 @@ def test_too_many_changed_folders_mean_a_full_rescan(tmp_path: Path):
     assert changed_folders(str(root), digests, rules, never, limit=1) is None
     del digests["c"]  # a folder without a digest is not vouched for
     assert sorted(changed_folders(str(root), digests, rules, never) or []) == ["a", "b", "c"]
+
+
+def test_a_change_that_arrives_as_the_run_ends_is_not_called_clean(clean, monkeypatch):
+    from spacesync_gui.engine import digest_rescan
+
+    lib, cid, src, dst = clean
+    (src / "d/e/c.txt").write_text("C2")
+    real = digest_rescan.rescan_written
+
+    def late_edit(*a):  # type: ignore[no-untyped-def]
+        (dst / "d/e/c.txt").write_text("edited on the target after the verify")
+        real(*a)
+
+    monkeypatch.setattr(digest_rescan, "rescan_written", late_edit)
+    r = FileSyncService(lib).sync(cid)
+    assert r.status == "completed" and r.copied == 1 and not r.verified
+    assert any("arrived as the run ended" in w for w in r.warnings)
+    assert quick(lib, cid) is None  # no clean token: the next sync plans again
+    monkeypatch.setattr(digest_rescan, "rescan_written", real)
+    again = FileSyncService(lib).sync(cid)
+    assert again.copied == 1 and again.verified  # the mirror puts the source's back
+    assert read_tree(dst) == read_tree(src)

@@ -11,9 +11,9 @@ the next sync, with nothing to do, still loaded the engine and rescanned those f
 So the parent of each folder written in is rescanned, stepping over (`skip`) every
 subfolder the run did not write in or below: their entries are compared, their listings
 and digests are left as they are. Only a few folders (a bigger run leaves it to the next
-sync), and only after the run ended clean: if the rescan finds anything (another
-process's change), the index moves on past the run's clean token, and the next run plans
-it as usual.
+sync), and only after the run ended clean. Should the rescan find anything (another
+writer's change after the verify), the run is no longer clean and says so
+(service._restore_digests): the next run plans it.
 """
 
 from __future__ import annotations

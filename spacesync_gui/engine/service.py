@@ -476,7 +476,7 @@ class FileSyncService:
                 and not (again.base_updates)
             ):
                 self._set_clean(token)
-                digest_rescan.rescan_written(self.lib, sides, plan)
+                self._restore_digests(conduit, sides, plan, token, report)
         else:
             report.verified = not report.errors
             if not plan.pending_conflicts and not plan.actions and not report.errors:
@@ -533,6 +533,28 @@ class FileSyncService:
             for name in rescan:
                 load_side(self.lib, sides[name])
         return self._plan(conduit, sides), token
+
+    def _restore_digests(
+        self,
+        conduit: ConduitInfo,
+        sides: dict[str, Side],
+        plan: Plan,
+        token: str,
+        report: RunReport,
+    ) -> None:
+        """After a clean verify: the rescans of digest_rescan.py. Should they find anything
+        (a change another writer made after the verify), the index moved on: the run is not
+        clean as of `token` any more, and it says so, as a verify that finds a change does
+        (an instant conduit then runs again: the watcher's rescan of that change would find
+        it indexed already, and start nothing)."""
+        digest_rescan.rescan_written(self.lib, sides, plan)
+        if self._token(conduit)[0] != token:
+            self._clean = None
+            report.verified = False
+            report.warnings.append(
+                "a change arrived as the run ended (found while indexing the folders it "
+                "wrote in); it will be synced next time"
+            )
 
     def _prune(self, conduit: ConduitInfo, sides: dict[str, Side]) -> None:
         if conduit.keep_versions_days or conduit.keep_versions_count:
