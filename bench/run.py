@@ -1405,9 +1405,9 @@ def _runs_inproc(ctx: Ctx, src: Path, mode: str, count: int) -> dict:
 
 def _runs_cli(ctx: Ctx, src: Path, count: int) -> dict:
     """`count` runs of `spacesync sync ID` (a mirror conduit), each a fresh process: every
-    third one after a 1 % change of the source, the two after it with nothing to do (the
-    second of them takes the quick no-op's path, which in-process runs never take: the
-    first one stores the digests of the folders the change touched). Judged as
+    third one after a 1 % change of the source, the two after it with nothing to do (as a
+    rule the quick no-op's path, which in-process runs never take: the run with the change
+    restored the digests of the folders it wrote in, engine/digest_rescan.py). Judged as
     `inproc.py runs` judges."""
     import statistics
 
@@ -1507,7 +1507,7 @@ def group_runs(ctx: Ctx) -> GroupResult:
             "renamed (workload.mutate; the bidirectional conduit's sides in turn, so no "
             f"conflicts); and {cli_count} runs of `spacesync sync` (mirror, fresh processes), "
             "every third one after such a change of the source, the two after it with "
-            "nothing to do (the second of them: the quick no-op's path). A run succeeds when "
+            "nothing to do (as a rule the quick no-op's path). A run succeeds when "
             "it completes (CLI: exit 0), verified, without an error, and both sides then hold "
             "the same files and folders "
             "(path, size, mtime, content). Changes made while a run runs are not part of "

@@ -69,7 +69,7 @@ class ForkedJob:
             data = f.read()
         _, status = os.waitpid(self._pid, 0)
         if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0 or not data:
-            raise ChildFailed(f"scan process ended with status {status}")
+            raise ChildFailed(f"the forked process ended with status {status}")
         return pickle.loads(data)
 
 
