@@ -24,6 +24,7 @@ from .db import Library
 from .errors import SpaceSyncError
 from .journal import with_ancestors
 from .locations import scan
+from .paths import ancestors
 from .plan import Plan
 from .scan_split import plain_folders
 from .snapshots import Side
@@ -35,15 +36,6 @@ MAX_FOLDERS = 32
 
 def _parent(key: str) -> str:
     return key.rpartition("/")[0]
-
-
-def _ancestors(key: str) -> list[str]:
-    """The folders above `key`, the endpoint ("") included."""
-    out = []
-    while key:
-        key = _parent(key)
-        out.append(key)
-    return out
 
 
 def _rescans(plan: Plan) -> dict[str, dict[str, set[str]]]:
@@ -83,7 +75,7 @@ def rescan_written(lib: Library, sides: dict[str, Side], plan: Plan) -> None:
             if k not in keep
         )
         for folder in sorted(parents):
-            if any(a in parents for a in _ancestors(folder)):
+            if folder and any(a in parents for a in ("", *ancestors(folder))):
                 continue  # an enclosing rescan walks down to it (nothing it holds is skipped)
             if not os.path.isdir(os.path.join(side.endpoint, folder)):
                 continue

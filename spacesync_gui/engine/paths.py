@@ -83,6 +83,12 @@ def join_key(parent: str, name: str) -> str:
     return f"{parent}/{name}" if parent else name
 
 
+def ancestors(key: str) -> list[str]:
+    """The folder keys above `key`, outermost first (the root "" not among them)."""
+    parts = key.split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts))]
+
+
 def subtree_bounds(prefix: str) -> tuple[str, str]:
     """Key range [lo, hi) holding everything strictly below `prefix` (for indexed SQL)."""
     return prefix + "/", prefix + "0"  # '0' is the character after '/'

@@ -39,7 +39,7 @@ from .indexer import read_problem
 from .kept_folders import keep_folders_with_unknown_items
 from .left_out import left_out_warnings
 from .locations import get_location, refresh_state, state_problem
-from .paths import is_within
+from .paths import ancestors, is_within
 from .plan import COPY, MKDIR, SOURCE, TARGET, ConflictRecord, Item, Plan, Snapshot
 from .planner import MIRROR, make_plan, plan_conflict_resolution
 from .results import RunReport
@@ -700,11 +700,6 @@ def _plan_rules(conduit: ConduitInfo, sides: dict[str, Side]) -> PlanRules:
     return PlanRules(conduit.ignore, [(side.prefix, side.ignore) for side in sides.values()])
 
 
-def _ancestors(key: str) -> list[str]:
-    parts = key.split("/")
-    return ["/".join(parts[:i]) for i in range(1, len(parts))]
-
-
 def _plan_keys(plan: Plan) -> set[str]:
     """Every path an action of `plan` touches, with all its folders."""
     return journal.with_ancestors(
@@ -730,7 +725,7 @@ def _cover(folders: dict[str, set[str]]) -> dict[str, list[str] | None]:
         if "" in keys:
             out[side] = None
             continue
-        kept = sorted(k for k in keys if not any(a in keys for a in _ancestors(k)))
+        kept = sorted(k for k in keys if not any(a in keys for a in ancestors(k)))
         out[side] = None if len(kept) > VERIFY_SUBTREES_MAX else kept
     return out
 
