@@ -23,6 +23,9 @@ class ScanProgress(Event):
     files_hashed: int
     bytes_hashed: int
     done: bool = False
+    # Another process scans part of the location at the same time (scan_split.py): the
+    # counts so far are this process's part; the end (done) has both parts'.
+    shared: bool = False
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ child (forked_scans.py), and they share their whole-location scans too (`scan_wh
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from collections.abc import Callable
@@ -85,41 +86,49 @@ def run_scans(
     fork: bool = False,
 ) -> tuple[list[list[Scan]], list[list[ScanResult]]]:
     """Scan `jobs` (side -> subtrees), with `fork` in two processes where one may be had:
-    the scans of each process, and their results in the same order."""
+    the scans of each process, and their results in the same order.
+
+    The second process emits nothing: a location it scans has this process's progress
+    events marked `shared` (their counts are a part), and one end event, once both are
+    done, with both parts' totals (a front end reloads the location then)."""
     work = share_out(jobs, fork and forked_scans.can_share())
+    theirs = {side.location_id for side, _, _ in work[1]} if len(work) == 2 else set()
+
+    def here(ev: Event) -> None:
+        if isinstance(ev, ScanProgress) and ev.location_id in theirs:
+            if ev.done:
+                return
+            ev = dataclasses.replace(ev, shared=True)
+        emit(ev)
+
     results = forked_scans.run_jobs(
-        lib, work, lambda j, in_child: scanner(j, ignore_events if in_child else emit, defer), fork
+        lib, work, lambda j, in_child: scanner(j, ignore_events if in_child else here, defer), fork
     )
+    for loc in sorted(theirs):
+        total = ScanResult()
+        for job, done in zip(work, results, strict=True):
+            for (side, _, _), r in zip(job, done, strict=True):
+                if side.location_id == loc:
+                    total.add(r)
+        emit(_end(loc, total))
     return work, results
+
+
+def _end(location_id: int, r: ScanResult) -> ScanProgress:
+    return ScanProgress(
+        location_id, r.files_seen, r.bytes_seen, r.files_hashed, r.bytes_hashed, done=True
+    )
 
 
 def scan_whole(lib: Library, location_id: int, emit: Emit = ignore_events) -> ScanResult:
     """A whole location's scan shared with a second process where one may be had (the
     runtime's start-up and full rescans). Its counts tell whether anything changed; a
-    folder both processes visit may count twice.
-
-    Progress events come from this process's part (the other emits none); the end, with
-    both parts' totals, once both are done (a front end reloads the location then)."""
-
-    def here(ev: Event) -> None:
-        if not (isinstance(ev, ScanProgress) and ev.done):
-            emit(ev)
-
+    folder both processes visit may count twice. Its events: see `run_scans`."""
     side = Side("location", location_id, Path(get_location(lib, location_id).path), "")
-    _, results = run_scans(lib, [(side, [None])], here, fork=True)
+    _, results = run_scans(lib, [(side, [None])], emit, fork=True)
     total = ScanResult()
     for r in (r for process in results for r in process):
         total.add(r)
-    emit(
-        ScanProgress(
-            location_id,
-            total.files_seen,
-            total.bytes_seen,
-            total.files_hashed,
-            total.bytes_hashed,
-            done=True,
-        )
-    )
     return total
 
 

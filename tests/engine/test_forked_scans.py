@@ -133,18 +133,32 @@ def second_scans(request, library, monkeypatch: pytest.MonkeyPatch) -> list[int]
 
 
 def test_sync_scans_in_a_second_process_and_indexes_both_sides(
-    library, second_scans: list[int], tmp_path: Path
+    library, second_scans: list[int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from spacesync_gui.engine import indexer
+    from spacesync_gui.engine.events import ScanProgress
+
     src, dst = tmp_path / "src", tmp_path / "dst"
     _tree(src)
     _tree(dst, 10)
     (dst / "d0" / "f0.txt").write_text("edited on the target")
     c = add_conduit(library, src, dst, "mirror")
+    monkeypatch.setattr(indexer, "PROGRESS_INTERVAL", 0.0)  # an event at every step
+    events: list[object] = []
 
-    r = FileSyncService(library, fork_workers=True).sync(c.id)
+    r = FileSyncService(library, emit=events.append, fork_workers=True).sync(c.id)
 
     assert r.status == "completed" and r.verified
     assert second_scans  # the refresh's second scan ran in another process
+    scans = [e for e in events if isinstance(e, ScanProgress)]
+    # The refresh shares both sides out (both scanned whole): this process's counts are
+    # marked as a part, and each side ends once, after both processes, with all its files.
+    # (The verify's rescans come after: folders of the target, in this process alone.)
+    ends = [i for i, e in enumerate(scans) if e.done]
+    refresh = scans[: ends[0]]
+    assert refresh and all(e.shared for e in refresh)
+    first = {scans[i].location_id: scans[i].files_seen for i in ends[:2]}
+    assert first == {c.source_location_id: 30, c.target_location_id: 10}
     assert (dst / "d0" / "f0.txt").read_text() == "file 0"
     target, source = c.target_location_id, c.source_location_id
     assert set(entries(library, target)) == set(entries(library, source))

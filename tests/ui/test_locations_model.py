@@ -44,6 +44,9 @@ def test_scan_progress_and_state_events(qtbot, library, folders):
     with qtbot.waitSignal(model.dataChanged):
         model.apply_scan(ScanProgress(loc.id, 1234, 10, 5, 5))
     assert model.index(0, model.STATE).data() == "Scanning… 1,234 files"
+    # Another process scans part of it at the same time: at least that many.
+    model.apply_scan(ScanProgress(loc.id, 1500, 10, 5, 5, shared=True))
+    assert model.index(0, model.STATE).data() == "Scanning… 1,500+ files"
     model.apply_scan(ScanProgress(loc.id, 1234, 10, 5, 5, done=True))
     assert model.index(0, model.STATE).data() == "Online"
     model.apply_state(loc.id, "offline")

@@ -44,7 +44,9 @@ class LocationsModel(RowTableModel[LocationInfo]):
     def _state_text(self, r: LocationInfo) -> str:
         scan = self._scans.get(r.id)
         if scan is not None and r.state == "online":
-            return f"Scanning… {scan.files_seen:,} files"
+            # A shared scan's counts so far are one process's part: at least that many.
+            more = "+" if scan.shared else ""
+            return f"Scanning… {scan.files_seen:,}{more} files"
         text = STATE_TEXT.get(r.state, r.state)
         if r.scan_errors and r.state == "online":
             text += f" ({r.scan_errors} unreadable)"
