@@ -1,28 +1,27 @@
 """Conduits: sync relationships between two folders, with their settings.
 
 Validation lives here so the CLI and the GUI editor (which validates as the user types)
-give the same answers.
+give the same answers. Plain SQL through `Library.connect`, as in locations.py: the CLI's
+settings commands never import SQLAlchemy.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select
-
-from . import journal, models
+from . import journal
 from .db import Library
 from .errors import NotFound, UserError
 from .locations import LocationInfo, add_location, check_folder, find_containing
 from .paths import is_within
 from .rules import leaves_out, validate_patterns
 from .scheduler import parse_schedule
-from .snapshots import dbapi_of
 
 MIRROR = "mirror"
 BIDIRECTIONAL = "bidirectional"
@@ -67,36 +66,48 @@ def _endpoint(root: str, prefix: str) -> str:
     return str(Path(root) / prefix) if prefix else root
 
 
-def _info(row: models.Conduit, roots: dict[int, str]) -> ConduitInfo:
-    src_root, dst_root = roots[row.source_location_id], roots[row.target_location_id]
+def _info(row: sqlite3.Row, roots: dict[int, str]) -> ConduitInfo:
+    src_root, dst_root = roots[row["source_location_id"]], roots[row["target_location_id"]]
     return ConduitInfo(
-        id=row.id,
-        name=row.name,
-        source=_endpoint(src_root, row.source_prefix),
-        target=_endpoint(dst_root, row.target_prefix),
-        mode=row.mode,
-        schedule=row.schedule,
-        conflict=row.conflict,
-        deletes=row.deletes,
-        ignore=tuple(json.loads(row.ignore or "[]")),
-        transfers=row.transfers,
-        bwlimit=row.bwlimit,
-        keep_versions_days=row.keep_versions_days,
-        keep_versions_count=row.keep_versions_count,
-        paused=row.paused,
-        last_sync=row.last_sync,
-        last_status=row.last_status,
-        source_location_id=row.source_location_id,
-        source_prefix=row.source_prefix,
-        target_location_id=row.target_location_id,
-        target_prefix=row.target_prefix,
+        id=row["id"],
+        name=row["name"],
+        source=_endpoint(src_root, row["source_prefix"]),
+        target=_endpoint(dst_root, row["target_prefix"]),
+        mode=row["mode"],
+        schedule=row["schedule"],
+        conflict=row["conflict"],
+        deletes=row["deletes"],
+        ignore=tuple(json.loads(row["ignore"] or "[]")),
+        transfers=row["transfers"],
+        bwlimit=row["bwlimit"],
+        keep_versions_days=row["keep_versions_days"],
+        keep_versions_count=row["keep_versions_count"],
+        paused=bool(row["paused"]),
+        last_sync=row["last_sync"],
+        last_status=row["last_status"],
+        source_location_id=row["source_location_id"],
+        source_prefix=row["source_prefix"],
+        target_location_id=row["target_location_id"],
+        target_prefix=row["target_prefix"],
         source_root=src_root,
         target_root=dst_root,
     )
 
 
-def _roots(s: Any) -> dict[int, str]:
-    return {i: p for i, p in s.execute(select(models.Location.id, models.Location.path))}
+def _roots(db: sqlite3.Connection) -> dict[int, str]:
+    return dict(db.execute("SELECT id, path FROM locations").fetchall())
+
+
+def _one(db: sqlite3.Connection, conduit_id: int) -> ConduitInfo:
+    row = db.execute("SELECT * FROM conduits WHERE id = ?", (conduit_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"no conduit with id {conduit_id}")
+    return _info(row, _roots(db))
+
+
+def _assignments(columns: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
+    """`"a" = ?, "b" = ?` and the values, for columns named by this module's code."""
+    return ", ".join(f'"{c}" = ?' for c in columns), tuple(columns.values())
 
 
 def validate_endpoints(
@@ -226,19 +237,25 @@ def add_conduit(
     _check_not_ignored(lib, dst, "target")
     src_loc, src_prefix = _locate(lib, src)
     dst_loc, dst_prefix = _locate(lib, dst)
-    with lib.session() as s:
-        row = models.Conduit(
-            source_location_id=src_loc,
-            source_prefix=src_prefix,
-            target_location_id=dst_loc,
-            target_prefix=dst_prefix,
-            created_at=time.time(),
-            paused=False,
-            **settings,
+    row = {
+        "bwlimit": None,
+        "keep_versions_days": None,
+        "keep_versions_count": None,
+        **settings,
+        "source_location_id": src_loc,
+        "source_prefix": src_prefix,
+        "target_location_id": dst_loc,
+        "target_prefix": dst_prefix,
+        "created_at": time.time(),
+        "paused": False,
+    }
+    columns = ", ".join(f'"{c}"' for c in row)
+    with lib.connect(write=True) as db:
+        cur = db.execute(
+            f"INSERT INTO conduits ({columns}) VALUES ({', '.join('?' for _ in row)})",
+            tuple(row.values()),
         )
-        s.add(row)
-        s.flush()
-        info = _info(row, _roots(s))
+        info = _one(db, cur.lastrowid or 0)
     from .settings_backup import save_settings
 
     save_settings(lib)
@@ -246,18 +263,14 @@ def add_conduit(
 
 
 def list_conduits(lib: Library) -> list[ConduitInfo]:
-    with lib.session() as s:
-        roots = _roots(s)
-        rows = s.scalars(select(models.Conduit).order_by(models.Conduit.id))
-        return [_info(r, roots) for r in rows]
+    with lib.connect() as db:
+        roots = _roots(db)
+        return [_info(r, roots) for r in db.execute("SELECT * FROM conduits ORDER BY id")]
 
 
 def get_conduit(lib: Library, conduit_id: int) -> ConduitInfo:
-    with lib.session() as s:
-        row = s.get(models.Conduit, conduit_id)
-        if row is None:
-            raise NotFound(f"no conduit with id {conduit_id}")
-        return _info(row, _roots(s))
+    with lib.connect() as db:
+        return _one(db, conduit_id)
 
 
 CLEARABLE = ("bwlimit", "keep_versions_days", "keep_versions_count")
@@ -274,14 +287,12 @@ def edit_conduit(
     if bad:
         raise UserError(f"cannot clear {', '.join(sorted(bad))}; only {', '.join(CLEARABLE)}")
     settings = validate_settings(**{k: v for k, v in changes.items() if v is not None})
-    with lib.session() as s:
-        row = s.get(models.Conduit, conduit_id)
-        if row is None:
-            raise NotFound(f"no conduit with id {conduit_id}")
-        for key, val in settings.items():
-            setattr(row, key, val)
-        for key in clear:
-            setattr(row, key, None)
+    with lib.connect(write=True) as db:
+        _one(db, conduit_id)
+        changed = {**settings, **dict.fromkeys(clear)}
+        if changed:
+            sets, values = _assignments(changed)
+            db.execute(f"UPDATE conduits SET {sets} WHERE id = ?", (*values, conduit_id))
     from .settings_backup import save_settings
 
     save_settings(lib)
@@ -289,11 +300,9 @@ def edit_conduit(
 
 
 def set_paused(lib: Library, conduit_id: int, paused: bool) -> ConduitInfo:
-    with lib.session() as s:
-        row = s.get(models.Conduit, conduit_id)
-        if row is None:
-            raise NotFound(f"no conduit with id {conduit_id}")
-        row.paused = paused
+    with lib.connect(write=True) as db:
+        _one(db, conduit_id)
+        db.execute("UPDATE conduits SET paused = ? WHERE id = ?", (paused, conduit_id))
     from .settings_backup import save_settings
 
     save_settings(lib)
@@ -303,12 +312,12 @@ def set_paused(lib: Library, conduit_id: int, paused: bool) -> ConduitInfo:
 def remove_conduit(lib: Library, conduit_id: int) -> ConduitInfo:
     """Forget a conduit and its history; files on both sides stay as they are."""
     info = get_conduit(lib, conduit_id)
-    with lib.session() as s:
-        for table in (models.Conflict, models.BaseEntry, models.Generation):
-            s.execute(delete(table).where(table.conduit_id == conduit_id))
-        s.execute(delete(models.Conduit).where(models.Conduit.id == conduit_id))
+    with lib.connect(write=True) as db:
+        for table in ("conflicts", "base_entries", "generations"):
+            db.execute(f"DELETE FROM {table} WHERE conduit_id = ?", (conduit_id,))
+        db.execute("DELETE FROM conduits WHERE id = ?", (conduit_id,))
         # Its locations' journal (if it was their only clean conduit) is nobody's now.
-        journal.settle(dbapi_of(s.connection()), {info.source_location_id, info.target_location_id})
+        journal.settle(db, {info.source_location_id, info.target_location_id})
     from .settings_backup import save_settings
 
     save_settings(lib)

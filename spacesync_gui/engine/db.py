@@ -3,6 +3,11 @@
 WAL so readers (the GUI) never wait for the writer (a sync); a busy timeout so two
 processes (CLI and daemon) queue instead of failing; foreign keys on. The schema carries
 a version; older files are backed up, then migrated step by step, in one transaction.
+
+Opening, creating and migrating use plain sqlite3 (the tables' SQL is in schema.py), and
+SQLAlchemy is imported when a Library's engine or first session is: the settings
+commands (locations.py, conduits.py) work through `Library.connect` alone, so `spacesync
+conduit add` or `location list` never pay the ~0.2 s of importing it.
 """
 
 from __future__ import annotations
@@ -11,24 +16,27 @@ import contextlib
 import os
 import shutil
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-
-from sqlalchemy import Connection, create_engine, event, text
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DatabaseError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from typing import TYPE_CHECKING
 
 from .errors import CorruptLibrary, LibraryError
 from .library_file import DB_NAME, SCHEMA_VERSION, set_pragmas
-from .models import Base, Change
+from .schema import TABLES
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
+Connection = sqlite3.Connection
 
 
 def _migrate_1_to_2(conn: Connection) -> None:
     # Version retention per conduit (SPEC 3.7).
-    conn.execute(text("ALTER TABLE conduits ADD COLUMN keep_versions_days INTEGER"))
-    conn.execute(text("ALTER TABLE conduits ADD COLUMN keep_versions_count INTEGER"))
+    conn.execute("ALTER TABLE conduits ADD COLUMN keep_versions_days INTEGER")
+    conn.execute("ALTER TABLE conduits ADD COLUMN keep_versions_count INTEGER")
 
 
 # Change counters (schema 3): every real change of an index entry bumps its location's
@@ -184,7 +192,7 @@ JOURNAL_TRIGGERS = {
 
 def _create_triggers(conn: Connection, triggers: dict[str, str]) -> None:
     for name, body in triggers.items():
-        conn.execute(text(f"CREATE TRIGGER IF NOT EXISTS {name} {body}"))
+        conn.execute(f"CREATE TRIGGER IF NOT EXISTS {name} {body}")
 
 
 # Files still waiting for their hash (normally none): their folders' digests do not count.
@@ -198,33 +206,31 @@ def create_triggers(conn: Connection) -> None:
     _create_triggers(
         conn, {**CHANGE_TRIGGERS, **CASCADE_TRIGGERS, **DIGEST_TRIGGERS, **JOURNAL_TRIGGERS}
     )
-    conn.execute(text(DIR_INDEX))
-    conn.execute(text(NOHASH_INDEX))
-    conn.execute(text(DIGESTED_INDEX))
+    conn.execute(DIR_INDEX)
+    conn.execute(NOHASH_INDEX)
+    conn.execute(DIGESTED_INDEX)
 
 
 def _migrate_2_to_3(conn: Connection) -> None:
     # Change counters and the conduit's clean token (trusted no-op runs, SPEC 7).
-    conn.execute(text("ALTER TABLE locations ADD COLUMN changes INTEGER NOT NULL DEFAULT 0"))
-    conn.execute(text("ALTER TABLE conduits ADD COLUMN base_changes INTEGER NOT NULL DEFAULT 0"))
-    conn.execute(text("ALTER TABLE conduits ADD COLUMN clean_token TEXT"))
+    conn.execute("ALTER TABLE locations ADD COLUMN changes INTEGER NOT NULL DEFAULT 0")
+    conn.execute("ALTER TABLE conduits ADD COLUMN base_changes INTEGER NOT NULL DEFAULT 0")
+    conn.execute("ALTER TABLE conduits ADD COLUMN clean_token TEXT")
     _create_triggers(conn, _V3_TRIGGERS)
 
 
 def _migrate_3_to_4(conn: Connection) -> None:
     # Folder digests (fast no-op rescans); totals and orphan deletes kept by triggers.
-    conn.execute(text("ALTER TABLE entries ADD COLUMN digest VARCHAR(32)"))
-    conn.execute(text("ALTER TABLE locations ADD COLUMN root_digest VARCHAR(32)"))
+    conn.execute("ALTER TABLE entries ADD COLUMN digest VARCHAR(32)")
+    conn.execute("ALTER TABLE locations ADD COLUMN root_digest VARCHAR(32)")
     for name in ("trg_entries_ins", "trg_entries_del", "trg_entries_upd"):
-        conn.execute(text(f"DROP TRIGGER {name}"))
+        conn.execute(f"DROP TRIGGER {name}")
     create_triggers(conn)
     conn.execute(
-        text(
-            "UPDATE locations SET files = (SELECT count(*) FROM entries e WHERE "
-            "e.location_id = locations.id AND e.kind = 'file'), bytes = (SELECT "
-            "coalesce(sum(size), 0) FROM entries e WHERE e.location_id = locations.id "
-            "AND e.kind = 'file')"
-        )
+        "UPDATE locations SET files = (SELECT count(*) FROM entries e WHERE "
+        "e.location_id = locations.id AND e.kind = 'file'), bytes = (SELECT "
+        "coalesce(sum(size), 0) FROM entries e WHERE e.location_id = locations.id "
+        "AND e.kind = 'file')"
     )
 
 
@@ -232,22 +238,23 @@ def _migrate_4_to_5(conn: Connection) -> None:
     # Deferred hashes: filling one in keeps the folder's digest; an index finds the files
     # still waiting for theirs.
     for name in ("trg_entries_upd", "trg_entries_digest_upd"):
-        conn.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
+        conn.execute(f"DROP TRIGGER IF EXISTS {name}")
     create_triggers(conn)
 
 
 def _migrate_5_to_6(conn: Connection) -> None:
     # The change journal: runs plan only the paths changed since their last clean run.
-    conn.execute(text("ALTER TABLE locations ADD COLUMN journal BOOLEAN NOT NULL DEFAULT 0"))
-    conn.execute(text("ALTER TABLE conduits ADD COLUMN clean_seq INTEGER"))
-    Base.metadata.create_all(conn, tables=[Change.__table__])  # type: ignore[list-item]
+    conn.execute("ALTER TABLE locations ADD COLUMN journal BOOLEAN NOT NULL DEFAULT 0")
+    conn.execute("ALTER TABLE conduits ADD COLUMN clean_seq INTEGER")
+    for statement in TABLES["changes"]:
+        conn.execute(statement)
     create_triggers(conn)
 
 
 def _migrate_6_to_7(conn: Connection) -> None:
     # Digest triggers that skip locations without digests (and the index they probe).
     for name in DIGEST_TRIGGERS:
-        conn.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
+        conn.execute(f"DROP TRIGGER IF EXISTS {name}")
     create_triggers(conn)
 
 
@@ -266,23 +273,75 @@ def _set_pragmas(dbapi_conn: sqlite3.Connection, _record: object) -> None:
     set_pragmas(dbapi_conn)
 
 
-class Library:
-    """An open library: the engine plus a session factory. Sessions are short-lived."""
+def connect(db_path: Path) -> sqlite3.Connection:
+    """A plain connection with the library's pragmas, in autocommit mode: the caller
+    says BEGIN where it wants a transaction."""
+    conn = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+    try:
+        set_pragmas(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
-    def __init__(self, data_dir: Path, engine: Engine) -> None:
+
+class Library:
+    """An open library. Sessions (SQLAlchemy) and `connect` (plain sqlite3) are
+    short-lived; the engine is made on first use."""
+
+    def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
-        self.engine = engine
         self.db_path = data_dir / DB_NAME
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._lock = threading.Lock()
+        self._engine: Engine | None = None
+        self._sessions: sessionmaker[Session] | None = None
+
+    @property
+    def engine(self) -> Engine:
+        with self._lock:
+            if self._engine is None:
+                self._engine = make_engine(self.db_path)
+            return self._engine
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
         """A unit of work: committed on success, rolled back on error."""
+        if self._sessions is None:
+            from sqlalchemy.orm import sessionmaker
+
+            self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         with self._sessions() as s, s.begin():
             yield s
 
+    @contextlib.contextmanager
+    def connect(self, write: bool = False) -> Iterator[sqlite3.Connection]:
+        """A plain connection in one transaction, committed on success and rolled back
+        on error. `write`: take the write lock at the start (BEGIN IMMEDIATE), so a
+        read-then-write waits its turn (busy timeout) instead of failing half-way."""
+        conn = connect(self.db_path)
+        conn.row_factory = sqlite3.Row
+        try:
+            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield conn
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+        finally:
+            conn.close()
+
+    def forget_connections(self) -> None:
+        """In a forked child: drop the parent's pooled connections without closing them
+        (they are the parent's to close). The lock is new too: another thread of the
+        parent may have held it at the fork."""
+        self._lock = threading.Lock()
+        if self._engine is not None:
+            self._engine.dispose(close=False)
+
     def close(self) -> None:
-        self.engine.dispose()
+        if self._engine is not None:
+            self._engine.dispose()
 
 
 def _check_writable(data_dir: Path) -> None:
@@ -306,6 +365,8 @@ def _corrupt(db_path: Path, why: object) -> CorruptLibrary:
 
 
 def make_engine(db_path: Path) -> Engine:
+    from sqlalchemy import create_engine, event
+
     engine = create_engine(f"sqlite:///{db_path}", future=True)
     event.listen(engine, "connect", _set_pragmas)
     return engine
@@ -313,14 +374,14 @@ def make_engine(db_path: Path) -> Engine:
 
 def _read_version(conn: Connection) -> int | None:
     has_meta = conn.execute(
-        text("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'")
-    ).first()
+        "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'"
+    ).fetchone()
     if not has_meta:
-        tables = conn.execute(text("SELECT count(*) FROM sqlite_master")).scalar_one()
+        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
         if tables:
             raise ValueError("not a SpaceSync library")
         return None
-    row = conn.execute(text("SELECT value FROM meta WHERE key='schema_version'")).first()
+    row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
     return int(row[0]) if row else None
 
 
@@ -338,48 +399,63 @@ def backup_database(db_path: Path, version: int) -> Path:
     return dest
 
 
-def _migrate(engine: Engine, db_path: Path, version: int) -> None:
+def _create(conn: Connection) -> None:
+    for statements in TABLES.values():
+        for statement in statements:
+            conn.execute(statement)
+    create_triggers(conn)
+    conn.execute(
+        "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
+        (str(SCHEMA_VERSION),),
+    )
+
+
+def _migrate(conn: Connection, db_path: Path, version: int) -> None:
     backup_database(db_path, version)
-    with engine.begin() as conn:
-        while version < SCHEMA_VERSION:
-            MIGRATIONS[version](conn)
-            version += 1
-        conn.execute(
-            text("UPDATE meta SET value=:v WHERE key='schema_version'"), {"v": str(version)}
-        )
+    while version < SCHEMA_VERSION:
+        MIGRATIONS[version](conn)
+        version += 1
+    conn.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(version),))
+
+
+def _prepare(conn: Connection, db_path: Path) -> None:
+    """Create or migrate the schema as needed, in one write transaction (so a second
+    process opening the same new library waits, then finds it made)."""
+    if _read_version(conn) == SCHEMA_VERSION:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = _read_version(conn)
+        if version is None:
+            _create(conn)
+        elif version > SCHEMA_VERSION:
+            raise LibraryError(
+                f"the library {db_path} was written by a newer SpaceSync "
+                f"(schema {version}, this one knows {SCHEMA_VERSION}); please upgrade"
+            )
+        elif version < SCHEMA_VERSION:
+            _migrate(conn, db_path, version)
+    except BaseException:
+        conn.rollback()
+        raise
+    conn.commit()
 
 
 def open_library(data_dir: Path) -> Library:
     """Open (creating or migrating as needed) the library in `data_dir`."""
     _check_writable(data_dir)
     db_path = data_dir / DB_NAME
-    engine = make_engine(db_path)
     try:
-        with engine.connect() as conn:
-            version = _read_version(conn)
-        if version is None:
-            Base.metadata.create_all(engine)
-            with engine.begin() as conn:
-                create_triggers(conn)
-                conn.execute(
-                    text("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', :v)"),
-                    {"v": str(SCHEMA_VERSION)},
-                )
-        elif version > SCHEMA_VERSION:
-            engine.dispose()
-            raise LibraryError(
-                f"the library {db_path} was written by a newer SpaceSync "
-                f"(schema {version}, this one knows {SCHEMA_VERSION}); please upgrade"
-            )
-        elif version < SCHEMA_VERSION:
-            _migrate(engine, db_path, version)
-    except (DatabaseError, OperationalError, ValueError) as e:
-        engine.dispose()
-        orig = getattr(e, "orig", None) or e
-        if isinstance(e, OperationalError) and "locked" in str(orig):
+        conn = connect(db_path)
+        try:
+            _prepare(conn, db_path)
+        finally:
+            conn.close()
+    except (sqlite3.DatabaseError, ValueError) as e:
+        if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
             raise LibraryError(f"the library {db_path} is locked by another program") from None
-        raise _corrupt(db_path, orig) from None
-    return Library(data_dir, engine)
+        raise _corrupt(db_path, e) from None
+    return Library(data_dir)
 
 
 def quarantine_database(data_dir: Path) -> Path | None:

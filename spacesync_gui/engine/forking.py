@@ -53,7 +53,7 @@ class ForkedJob:
             for fd in close:
                 os.close(fd)
             # Fresh connections: the parent's SQLite connections must not be touched.
-            lib.engine.dispose(close=False)
+            lib.forget_connections()
             payload = pickle.dumps(fn(lib))
             with os.fdopen(write_fd, "wb") as out:
                 out.write(payload)

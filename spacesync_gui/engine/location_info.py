@@ -8,9 +8,10 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -32,15 +33,12 @@ class LocationInfo:
         return d
 
 
-def read_info(db: sqlite3.Connection, location_id: int) -> LocationInfo | None:
-    """The location's row read with plain sqlite3 (None: no such location)."""
-    row = db.execute(
-        "SELECT id, uuid, path, state, files, bytes, last_scan, ignore, watch, scan_errors"
-        " FROM locations WHERE id = ?",
-        (location_id,),
-    ).fetchone()
-    if row is None:
-        return None
+# The columns `from_row` reads, in its order.
+COLUMNS = "id, uuid, path, state, files, bytes, last_scan, ignore, watch, scan_errors"
+
+
+def from_row(row: Sequence[Any]) -> LocationInfo:
+    """A location from a row of COLUMNS."""
     lid, uuid, path, state, files, nbytes, last_scan, ignore, watch, errors = row
     return LocationInfo(
         lid,
@@ -54,6 +52,12 @@ def read_info(db: sqlite3.Connection, location_id: int) -> LocationInfo | None:
         bool(watch),
         errors,
     )
+
+
+def read_info(db: sqlite3.Connection, location_id: int) -> LocationInfo | None:
+    """The location's row read with plain sqlite3 (None: no such location)."""
+    row = db.execute(f"SELECT {COLUMNS} FROM locations WHERE id = ?", (location_id,)).fetchone()
+    return None if row is None else from_row(row)
 
 
 def path_match(ref: str, roots: Iterable[tuple[int, str]]) -> int | None:

@@ -3,42 +3,29 @@
 The marker (`.spacesync/location-id` holding the location's uuid) is how a run tells a
 real root from an empty mount point or another drive mounted at the same path: such a
 root is *replaced*, a missing root is *offline*, and neither is ever synced.
+
+Plain SQL through `Library.connect` (no SQLAlchemy): the CLI's settings commands import
+this module, and nothing here is a hot path.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import time
 import uuid as uuidlib
 from pathlib import Path
 
-from sqlalchemy import delete, select
-
-from . import models
+from .constants import OFFLINE, ONLINE
 from .db import Library
 from .errors import NotFound, Refused, SpaceSyncError, UserError
 from .events import Emit, LocationStateChanged, ignore_events
-from .location_info import LocationInfo, path_match
+from .location_info import COLUMNS, LocationInfo, from_row, path_match, read_info
 from .markers import probe_state, read_marker, write_marker
 from .paths import is_within, key_for, marker_path
 from .results import ScanResult
 from .rules import validate_patterns
-
-
-def _info(row: models.Location) -> LocationInfo:
-    return LocationInfo(
-        id=row.id,
-        uuid=row.uuid,
-        path=row.path,
-        state=row.state,
-        files=row.files,
-        bytes=row.bytes,
-        last_scan=row.last_scan,
-        ignore=tuple(json.loads(row.ignore or "[]")),
-        watch=row.watch,
-        scan_errors=row.scan_errors,
-    )
 
 
 def check_folder(path: str | os.PathLike[str], what: str = "folder") -> Path:
@@ -51,18 +38,25 @@ def check_folder(path: str | os.PathLike[str], what: str = "folder") -> Path:
     return p.resolve()
 
 
-def _all_rows(lib: Library) -> list[models.Location]:
-    with lib.session() as s:
-        return list(s.scalars(select(models.Location).order_by(models.Location.id)))
+def _all(lib: Library) -> list[LocationInfo]:
+    with lib.connect() as db:
+        return [from_row(r) for r in db.execute(f"SELECT {COLUMNS} FROM locations ORDER BY id")]
+
+
+def _one(db: sqlite3.Connection, location_id: int) -> LocationInfo:
+    info = read_info(db, location_id)
+    if info is None:
+        raise NotFound(f"no location with id {location_id}")
+    return info
 
 
 def find_containing(lib: Library, folder: Path) -> tuple[LocationInfo, str] | None:
     """The location whose root holds `folder`, and the folder's key inside it."""
-    for row in _all_rows(lib):
-        root = Path(row.path)
+    for loc in _all(lib):
+        root = Path(loc.path)
         if is_within(folder, root):
             rel = folder.relative_to(root).as_posix()
-            return _info(row), "" if rel == "." else key_for(rel)
+            return loc, "" if rel == "." else key_for(rel)
     return None
 
 
@@ -75,41 +69,36 @@ def add_location(
     """Register a folder as a location and write its marker (no scan yet)."""
     root = check_folder(path)
     patterns = validate_patterns(ignore)
-    for row in _all_rows(lib):
-        other = Path(row.path)
+    known = _all(lib)
+    for loc in known:
+        other = Path(loc.path)
         if other == root:
-            raise UserError(f"{root} is already location {row.id}")
+            raise UserError(f"{root} is already location {loc.id}")
         if is_within(root, other):
-            raise UserError(f"{root} is inside location {row.id} ({other}); it is indexed already")
+            raise UserError(f"{root} is inside location {loc.id} ({other}); it is indexed already")
         if is_within(other, root):
             raise UserError(
-                f"{root} contains location {row.id} ({other}); remove that location first"
+                f"{root} contains location {loc.id} ({other}); remove that location first"
             )
     uuid = read_marker(root)
     try:
         uuidlib.UUID(uuid or "")
     except ValueError:
         uuid = None
-    with lib.session() as s:
-        if uuid and s.scalar(select(models.Location.id).where(models.Location.uuid == uuid)):
-            uuid = None  # a copied marker: this folder is a new location
+    if uuid in {loc.uuid for loc in known}:
+        uuid = None  # a copied marker: this folder is a new location
     uuid = uuid or str(uuidlib.uuid4())
     try:
         write_marker(root, uuid)
     except OSError as e:
         raise UserError(f"cannot write the location marker in {root}: {e.strerror or e}") from None
-    with lib.session() as s:
-        row = models.Location(
-            uuid=uuid,
-            path=str(root),
-            state=models.ONLINE,
-            ignore=json.dumps(patterns),
-            watch=watch,
-            created_at=time.time(),
+    with lib.connect(write=True) as db:
+        cur = db.execute(
+            "INSERT INTO locations (uuid, path, state, ignore, watch, created_at, files, "
+            "bytes, scan_errors) VALUES (?, ?, ?, ?, ?, ?, 0, 0, 0)",
+            (uuid, str(root), ONLINE, json.dumps(patterns), watch, time.time()),
         )
-        s.add(row)
-        s.flush()
-        info = _info(row)
+        info = _one(db, cur.lastrowid or 0)
     from .settings_backup import save_settings
 
     save_settings(lib)
@@ -117,52 +106,47 @@ def add_location(
 
 
 def list_locations(lib: Library) -> list[LocationInfo]:
-    return [_info(r) for r in _all_rows(lib)]
+    return _all(lib)
 
 
 def change_counters(lib: Library) -> dict[int, int]:
     """Each location's change counter (kept by triggers on its entries, db.py): it moves
     whenever anything in that location's index changes, whoever changed it."""
-    with lib.session() as s:
-        rows = s.execute(select(models.Location.id, models.Location.changes)).all()
-        return {loc_id: changes for loc_id, changes in rows}
+    with lib.connect() as db:
+        return dict(db.execute("SELECT id, changes FROM locations").fetchall())
 
 
 def get_location(lib: Library, location_id: int) -> LocationInfo:
-    with lib.session() as s:
-        row = s.get(models.Location, location_id)
-        if row is None:
-            raise NotFound(f"no location with id {location_id}")
-        return _info(row)
+    with lib.connect() as db:
+        return _one(db, location_id)
 
 
 def resolve_location(lib: Library, ref: str) -> LocationInfo:
     """A location named by id or by (a folder inside) its path."""
     if ref.isdigit():
         return get_location(lib, int(ref))
-    rows = {row.id: row for row in _all_rows(lib)}
-    found = path_match(ref, ((i, row.path) for i, row in rows.items()))
+    known = {loc.id: loc for loc in _all(lib)}
+    found = path_match(ref, ((i, loc.path) for i, loc in known.items()))
     if found is None:
         raise NotFound(f"no location at {Path(os.path.expanduser(ref)).absolute()}")
-    return _info(rows[found])
+    return known[found]
 
 
 def refresh_state(lib: Library, location_id: int, emit: Emit = ignore_events) -> str:
     """Probe the root, store the state, and report a change."""
-    with lib.session() as s:
-        row = s.get(models.Location, location_id)
-        if row is None:
-            raise NotFound(f"no location with id {location_id}")
-        state = probe_state(row.path, row.uuid)
-        changed = state != row.state
-        row.state = state
+    with lib.connect() as db:  # the write lock only when the state changed
+        loc = _one(db, location_id)
+        state = probe_state(loc.path, loc.uuid)
+        changed = state != loc.state
+        if changed:
+            db.execute("UPDATE locations SET state = ? WHERE id = ?", (state, location_id))
     if changed:
         emit(LocationStateChanged(location_id, state))
     return state
 
 
 def state_problem(info: LocationInfo) -> str:
-    if info.state == models.OFFLINE:
+    if info.state == OFFLINE:
         return f"location {info.id} is offline: {info.path} is missing (drive not mounted?)"
     return (
         f"location {info.id} looks replaced: {info.path} does not hold its "
@@ -182,7 +166,7 @@ def scan(
     from .indexer import scan_location
 
     state = refresh_state(lib, location_id, emit)
-    if state != models.ONLINE:
+    if state != ONLINE:
         raise Refused(state_problem(get_location(lib, location_id)))
     return scan_location(lib, location_id, subtree, emit=emit, defer_hashes=defer_hashes, skip=skip)
 
@@ -204,11 +188,11 @@ def scan_folders(lib: Library, location_id: int, folders: list[str] | None) -> S
 
 def set_ignore(lib: Library, location_id: int, patterns: list[str]) -> LocationInfo:
     patterns = validate_patterns(patterns)
-    with lib.session() as s:
-        row = s.get(models.Location, location_id)
-        if row is None:
-            raise NotFound(f"no location with id {location_id}")
-        row.ignore = json.dumps(patterns)
+    with lib.connect(write=True) as db:
+        _one(db, location_id)
+        db.execute(
+            "UPDATE locations SET ignore = ? WHERE id = ?", (json.dumps(patterns), location_id)
+        )
     from .settings_backup import save_settings
 
     save_settings(lib)
@@ -218,19 +202,18 @@ def set_ignore(lib: Library, location_id: int, patterns: list[str]) -> LocationI
 def remove_location(lib: Library, location_id: int) -> LocationInfo:
     """Forget a location (its files and versions stay on disk; only the marker goes)."""
     info = get_location(lib, location_id)
-    with lib.session() as s:
-        users = s.scalars(
-            select(models.Conduit.id).where(
-                (models.Conduit.source_location_id == location_id)
-                | (models.Conduit.target_location_id == location_id)
-            )
-        ).all()
+    with lib.connect(write=True) as db:
+        users = db.execute(
+            "SELECT id FROM conduits WHERE ? IN (source_location_id, target_location_id) "
+            "ORDER BY id",
+            (location_id,),
+        ).fetchall()
         if users:
-            ids = ", ".join(str(i) for i in users)
+            ids = ", ".join(str(i) for (i,) in users)
             raise UserError(f"location {location_id} is used by conduit {ids}; remove it first")
-        s.execute(delete(models.Entry).where(models.Entry.location_id == location_id))
-        s.execute(delete(models.ScanError).where(models.ScanError.location_id == location_id))
-        s.execute(delete(models.Location).where(models.Location.id == location_id))
+        for table in ("entries", "scan_errors", "locations"):
+            key = "id" if table == "locations" else "location_id"
+            db.execute(f"DELETE FROM {table} WHERE {key} = ?", (location_id,))
     if read_marker(info.path) == info.uuid:
         try:
             marker_path(info.path).unlink()

@@ -14,9 +14,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
-from . import models
 from .db import Library, open_library, quarantine_database
 
 SETTINGS_NAME = "settings.json"
@@ -39,22 +36,27 @@ _CONDUIT_FIELDS = (
 )
 
 
+_BOOLEANS = ("watch", "paused")  # SQLite stores 0 and 1; the file says false and true
+
+
+def _fields(row: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    return {f: bool(row[f]) if f in _BOOLEANS else row[f] for f in names}
+
+
 def save_settings(lib: Library) -> Path:
-    with lib.session() as s:
-        locs = list(s.scalars(select(models.Location).order_by(models.Location.id)))
-        uuid_of = {loc.id: loc.uuid for loc in locs}
+    with lib.connect() as db:
+        locs = db.execute("SELECT * FROM locations ORDER BY id").fetchall()
+        uuid_of = {loc["id"]: loc["uuid"] for loc in locs}
         data = {
-            "locations": [
-                {"id": loc.id, **{f: getattr(loc, f) for f in _LOCATION_FIELDS}} for loc in locs
-            ],
+            "locations": [{"id": loc["id"], **_fields(loc, _LOCATION_FIELDS)} for loc in locs],
             "conduits": [
                 {
-                    "id": c.id,
-                    "source_location": uuid_of[c.source_location_id],
-                    "target_location": uuid_of[c.target_location_id],
-                    **{f: getattr(c, f) for f in _CONDUIT_FIELDS},
+                    "id": c["id"],
+                    "source_location": uuid_of[c["source_location_id"]],
+                    "target_location": uuid_of[c["target_location_id"]],
+                    **_fields(c, _CONDUIT_FIELDS),
                 }
-                for c in s.scalars(select(models.Conduit).order_by(models.Conduit.id))
+                for c in db.execute("SELECT * FROM conduits ORDER BY id")
             ],
         }
     path = lib.data_dir / SETTINGS_NAME
@@ -77,6 +79,8 @@ def rebuild_library(data_dir: Path) -> tuple[Library, Path | None, int, int]:
     data: dict[str, Any] = {"locations": [], "conduits": []}
     if settings_path.exists():
         data = json.loads(settings_path.read_text(encoding="utf-8"))
+    from . import models  # SQLAlchemy: only a rebuild needs it here
+
     moved = quarantine_database(data_dir)
     lib = open_library(data_dir)
     with lib.session() as s:
