@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import models
-from .conduits import list_conduits, set_paused
+from .conduits import MIRROR, list_conduits, set_paused
 from .db import Library
 from .errors import SpaceSyncError
 from .events import Emit, EngineWarning, LocationStateChanged
 from .locations import change_counters, list_locations, refresh_state, scan
-from .results import RunReport
+from .results import RunReport, ScanResult
 from .scan_split import scan_whole
 from .scheduler import INSTANT, Scheduler, parse_schedule
 from .service import FileSyncService
@@ -84,6 +84,10 @@ class EngineRuntime:
         # location id -> ids of the conduits with an endpoint in it (engine thread only)
         self._users: dict[int, list[int]] = {}
         self._instant: set[int] = set()
+        # Locations all of whose conduits are mirrors: their scans leave a new or changed
+        # file's hash to its copy, which reads it anyway (deferred.py), as a mirror run's
+        # own scan does. Reading it in the scan too read every new file twice.
+        self._mirrored: set[int] = set()
         self._watched: set[int] = set()
         self._follow_ups: dict[int, int] = {}  # conduit id -> follow-up runs in a row
         # conduit id -> its locations' change counters when its last run ended
@@ -137,7 +141,7 @@ class EngineRuntime:
 
     def rescan(self, location_id: int) -> Future[Any]:
         """Scan a location now, in line with the runs (a user's "rescan")."""
-        return self.call(lambda: scan_whole(self.lib, location_id, emit=self._emit))
+        return self.call(lambda: self._scan(location_id, None))
 
     def set_paused(self, conduit_id: int, paused: bool) -> Future[Any]:
         def change() -> Any:
@@ -320,6 +324,7 @@ class EngineRuntime:
     def _reload(self) -> None:
         """Re-read conduits and locations: schedules, watches, who uses which location."""
         users: dict[int, list[int]] = {}
+        modes: dict[int, set[str]] = {}
         instant: set[int] = set()
         known = set()
         for c in list_conduits(self.lib):
@@ -330,10 +335,12 @@ class EngineRuntime:
                 instant.add(c.id)
             for loc_id in {c.source_location_id, c.target_location_id}:
                 users.setdefault(loc_id, []).append(c.id)
+                modes.setdefault(loc_id, set()).add(c.mode)
         for cid in list(self._users_all()):
             if cid not in known:
                 self.scheduler.remove(cid)
         self._users, self._instant = users, instant
+        self._mirrored = {loc_id for loc_id, m in modes.items() if m == {MIRROR}}
         if self.watcher is not None:
             watched = set()
             for loc in list_locations(self.lib):
@@ -354,22 +361,27 @@ class EngineRuntime:
                 return
             started = time.monotonic()
             try:
-                scan_whole(self.lib, loc.id, emit=self._emit)
+                self._scan(loc.id, None)
             except SpaceSyncError as e:
                 log.info("%s", e)
                 continue
             if self.watcher is not None:
                 self.watcher.mark_scanned(loc.id, started)
 
+    def _scan(self, location_id: int, subtree: str | None) -> ScanResult:
+        """A subtree's scan, or (None, "") the whole location's, shared with a second
+        process where one may be had."""
+        defer = location_id in self._mirrored
+        if subtree:
+            return scan(self.lib, location_id, subtree, emit=self._emit, defer_hashes=defer)
+        return scan_whole(self.lib, location_id, emit=self._emit, defer=defer)
+
     def _rescan(self, location_id: int, subtrees: frozenset[str], full: bool) -> None:
         started = time.monotonic()
         changes = 0
         try:
             for sub in [None] if full else sorted(subtrees):
-                if sub:
-                    r = scan(self.lib, location_id, sub, emit=self._emit)
-                else:
-                    r = scan_whole(self.lib, location_id, emit=self._emit)
+                r = self._scan(location_id, sub)
                 changes += r.added + r.modified + r.deleted
         except SpaceSyncError as e:
             log.info("rescan of location %s: %s", location_id, e)

@@ -120,12 +120,15 @@ def _end(location_id: int, r: ScanResult) -> ScanProgress:
     )
 
 
-def scan_whole(lib: Library, location_id: int, emit: Emit = ignore_events) -> ScanResult:
+def scan_whole(
+    lib: Library, location_id: int, emit: Emit = ignore_events, defer: bool = False
+) -> ScanResult:
     """A whole location's scan shared with a second process where one may be had (the
     runtime's start-up and full rescans). Its counts tell whether anything changed; a
-    folder both processes visit may count twice. Its events: see `run_scans`."""
+    folder both processes visit may count twice. Its events: see `run_scans`. `defer`:
+    new and changed files are indexed without reading them (deferred.py)."""
     side = Side("location", location_id, Path(get_location(lib, location_id).path), "")
-    _, results = run_scans(lib, [(side, [None])], emit, fork=True)
+    _, results = run_scans(lib, [(side, [None])], emit, defer=defer, fork=True)
     total = ScanResult()
     for r in (r for process in results for r in process):
         total.add(r)

@@ -269,3 +269,56 @@ def test_instant_conduits_in_a_chain_pass_a_change_along(library, tmp_path):
         wait_for(lambda: (dst / "new.txt").exists(), timeout=15, what="the end of the chain")
     finally:
         rt.stop(timeout=5)
+
+
+def test_start_up_scans_leave_a_mirror_sources_hashes_to_its_copies(library, tmp_path):
+    """The copy reads a new file anyway and hashes it as it streams: the start-up scan of
+    a location only mirrors use does not read it first. A location a bidirectional conduit
+    uses is hashed as before; after the mirror run the source's index holds every hash."""
+    import sqlite3
+
+    import xxhash
+
+    from spacesync_gui.engine.events import ScanProgress
+
+    src, dst, left, right = (tmp_path / n for n in ("src", "dst", "left", "right"))
+    for d in (src, dst, left, right):
+        d.mkdir()
+    for i in range(5):
+        (src / f"m{i}.txt").write_text(f"mirrored {i}" * 100)
+        (left / f"b{i}.txt").write_text(f"both ways {i}" * 100)
+    mirror = conduits.add_conduit(library, src, dst, "mirror")
+    conduits.add_conduit(library, left, right, "bidirectional")
+    done: dict[int, ScanProgress] = {}
+    lock = threading.Lock()
+
+    def emit(ev) -> None:
+        if isinstance(ev, ScanProgress) and ev.done:
+            with lock:
+                done[ev.location_id] = ev
+
+    rt = EngineRuntime(library, emit, watch=False)
+    rt.start()
+    try:
+        ids = (mirror.source_location_id, mirror.target_location_id)
+        wait_for(lambda: len(done) == 4, what="the start-up scans")
+        wait_for(rt.idle.is_set)
+        src_scan = done[mirror.source_location_id]
+        assert (src_scan.files_seen, src_scan.files_hashed) == (5, 0)
+        bidir_scans = [ev for loc, ev in done.items() if loc not in ids]
+        assert sorted(ev.files_hashed for ev in bidir_scans) == [0, 5]  # right is empty
+
+        report = rt.sync_now(mirror.id).result(timeout=60)
+        assert report.status == "completed" and report.copied == 5 and report.verified
+    finally:
+        rt.stop(timeout=5)
+    assert (dst / "m3.txt").read_text() == "mirrored 3" * 100
+    db = sqlite3.connect(library.db_path)
+    rows = db.execute(
+        "SELECT path, hash FROM entries WHERE location_id = ? AND kind = 'file'",
+        (mirror.source_location_id,),
+    ).fetchall()
+    db.close()
+    assert {p: h for p, h in rows} == {
+        f"m{i}.txt": xxhash.xxh3_128_hexdigest((f"mirrored {i}" * 100).encode()) for i in range(5)
+    }
