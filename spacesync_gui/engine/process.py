@@ -7,7 +7,7 @@ work, `emit` for events) while the runtime, its watcher and its sync threads liv
 child started with `spawn` (never `fork`: the GUI process has threads).
 
 Protocol over one pipe: the parent sends `(request id, method, args)`; the child answers
-`(request id, ok, value)` and, at any time, `(0, "event", event)` or `(0, "log", record)`
+`(request id, ok, value)` and, at any time, `(0, "events", [event, ...])` or `(0, "log", record)`
 (its log records, which the parent hands to its own logging: one log file). The child
 stops when asked, or when the pipe closes (the GUI process died).
 """
@@ -20,6 +20,7 @@ import multiprocessing
 import os
 import pickle
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from multiprocessing.connection import Connection
@@ -38,6 +39,9 @@ _EVENT = 0  # request id of messages that are events
 ENGINE_NICENESS = 5
 COPY_WORKER_NICENESS = 10  # on top of the engine's
 START_TIMEOUT = 60.0  # the child imports the engine and opens the library first
+# Events travel in batches (_Outbox): at most this late, at most this many in one message.
+EVENT_BATCH_S = 0.02
+EVENT_BATCH_MOST = 2000
 _ASYNC = frozenset(
     {"sync_now", "preview", "resolve", "rescan", "set_paused", "pause_all", "resume_all", "reload"}
 )
@@ -192,8 +196,9 @@ class EngineProcess:
                     # The engine's log lines land where the app's own go (its log file).
                     record = logging.makeLogRecord(value)
                     logging.getLogger(record.name).handle(record)
-                else:
-                    self._emit(value)
+                elif ok == "events":
+                    for ev in value:
+                        self._emit(ev)
                 continue
             with self._lock:
                 fut = self._pending.pop(rid, None)
@@ -242,19 +247,73 @@ def _plain(v: object) -> bool:
     return v is None or isinstance(v, (str, int, float, bool))
 
 
+class _Outbox:
+    """The child's messages to the parent. Events go in batches, one pickle and one write
+    every EVENT_BATCH_S (or EVENT_BATCH_MOST events): a run of 100,000 files emits 100,000
+    ItemFinished, and one message each cost both processes a second of CPU, taken from
+    the copies. Any other message first sends the events before it, so the parent sees
+    everything in the order it happened (a run's events before its answer)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._lock = threading.Lock()  # the batch, and every write to the pipe
+        self._events: list[Any] = []
+        self._wake = threading.Event()
+        self._closed = False
+
+    def start(self) -> None:
+        """The flushing thread (not in __init__: the CopyHelper forks before threads)."""
+        threading.Thread(target=self._run, name="spacesync-engine-events", daemon=True).start()
+
+    def event(self, ev: Any) -> None:
+        with self._lock:
+            self._events.append(ev)
+            if len(self._events) >= EVENT_BATCH_MOST:
+                self._flush()
+                return
+        self._wake.set()
+
+    def send(self, msg: tuple[Any, ...]) -> None:
+        with self._lock:
+            self._flush()
+            self._write(msg)
+
+    def close(self) -> None:
+        """Send what is left; the flushing thread ends."""
+        with self._lock:
+            self._flush()
+            self._closed = True
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._closed:
+            self._wake.wait()
+            self._wake.clear()
+            time.sleep(EVENT_BATCH_S)  # let the batch fill
+            with self._lock:
+                self._flush()
+
+    def _flush(self) -> None:
+        if self._events:
+            events, self._events = self._events, []
+            self._write((_EVENT, "events", events))
+
+    def _write(self, msg: tuple[Any, ...]) -> None:
+        if self._closed:
+            return
+        try:
+            self._conn.send(msg)
+        except (OSError, ValueError):
+            pass  # the parent is gone; recv() in child_main ends the loop
+
+
 def child_main(data_dir: str, conn: Connection, watch: bool) -> None:
     """The engine process: one runtime, driven by the parent's requests."""
     from .db import open_library
     from .runtime import EngineRuntime
 
-    send_lock = threading.Lock()
-
-    def send(msg: tuple[Any, ...]) -> None:
-        with send_lock:
-            try:
-                conn.send(msg)
-            except (OSError, ValueError):
-                pass  # the parent is gone; recv() below ends the loop
+    outbox = _Outbox(conn)
+    send = outbox.send
 
     def answer(rid: int, fut: Future[Any]) -> None:
         e = fut.exception()
@@ -275,7 +334,8 @@ def child_main(data_dir: str, conn: Connection, watch: bool) -> None:
     # CPUs of a small machine: further down the queue, so the window still gets one. It
     # forks the runs' second scanning process too (forked_scans.py).
     forked_copies.start_helper(niceness=COPY_WORKER_NICENESS, lib=lib)
-    runtime = EngineRuntime(lib, lambda ev: send((_EVENT, "event", ev)), watch=watch)
+    outbox.start()
+    runtime = EngineRuntime(lib, outbox.event, watch=watch)
     runtime.start()
     send((_EVENT, "ready", None))
     timeout = 5.0
@@ -300,6 +360,7 @@ def child_main(data_dir: str, conn: Connection, watch: bool) -> None:
                 send((rid, False, _picklable_error(e)))
     finally:
         runtime.stop(timeout)
+        outbox.close()
         forked_copies.stop_helper()
         lib.close()
         conn.close()

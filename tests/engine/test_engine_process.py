@@ -250,3 +250,69 @@ def test_many_new_files_are_copied_by_workers_of_the_engines_copy_helper(
     assert report.status == "completed" and report.copied == FORK_MIN_FILES + 50
     assert (dst / "d3" / "f13.txt").read_text() == "file 13"
     assert _reaped_children_cpu_ticks(helper) > 0  # its workers did the copying
+
+
+def test_a_runs_events_all_arrive_in_order_before_its_answer(engine, library, tmp_path: Path):
+    """Events cross the pipe in batches; none is lost, and a run's events (its end
+    included) are in before the answer to "sync now"."""
+    from spacesync_gui.engine.events import ItemFinished, RunStarted
+
+    proc, events = engine
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    dst.mkdir()
+    for i in range(300):
+        (src / f"f{i:03d}.txt").write_text(str(i))
+    c = add_conduit(library, src, dst, "mirror")
+    proc.reload().result(30)
+
+    report = proc.sync_now(c.id).result(60)
+
+    assert report.copied == 300
+    got = events.of(Event)  # no waiting: all of them came before the answer
+    kinds = [type(e) for e in got]
+    assert RunFinished in kinds and RunStarted in kinds
+    assert kinds.index(RunStarted) < kinds.index(ItemFinished) < kinds.index(RunFinished)
+    assert max(i for i, k in enumerate(kinds) if k is ItemFinished) < kinds.index(RunFinished)
+    done = sorted(e.path for e in events.of(ItemFinished) if e.ok)  # type: ignore[attr-defined]
+    assert done == [f"f{i:03d}.txt" for i in range(300)]
+
+
+def _events_received(conn, n: int) -> tuple[list[object], int]:
+    """The next `n` events the pipe brings, and in how many messages they came."""
+    got: list[object] = []
+    messages = 0
+    while len(got) < n:
+        assert conn.poll(5.0), f"only {len(got)} of {n} events arrived"
+        rid, kind, value = conn.recv()
+        assert (rid, kind) == (0, "events")
+        got += value
+        messages += 1
+    return got, messages
+
+
+def test_the_outbox_sends_events_on_its_own_and_in_order_with_other_messages():
+    import multiprocessing
+
+    from spacesync_gui.engine.process import EVENT_BATCH_MOST, _Outbox
+
+    parent, child = multiprocessing.Pipe()
+    outbox = _Outbox(child)
+    outbox.start()
+    outbox.event("a")
+    outbox.event("b")
+    # Nothing else is sent: the batch still goes within its interval.
+    assert _events_received(parent, 2)[0] == ["a", "b"]
+    outbox.event("c")
+    outbox.send((7, True, "answer"))  # the event before it goes first
+    assert parent.recv() == (0, "events", ["c"])
+    assert parent.recv() == (7, True, "answer")
+    for i in range(3 * EVENT_BATCH_MOST):  # a batch never grows past its size
+        outbox.event(i)
+    got, messages = _events_received(parent, 3 * EVENT_BATCH_MOST)
+    assert got == list(range(3 * EVENT_BATCH_MOST)) and messages >= 3
+    outbox.event("last")
+    outbox.close()  # sends what is left
+    assert parent.recv() == (0, "events", ["last"])
+    outbox.send((8, True, "after close"))
+    assert not parent.poll(0.2)
