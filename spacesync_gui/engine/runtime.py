@@ -369,8 +369,9 @@ class EngineRuntime:
                 self.watcher.mark_scanned(loc.id, started)
 
     def _scan(self, location_id: int, subtree: str | None) -> ScanResult:
-        """A subtree's scan, or (None, "") the whole location's, shared with a second
-        process where one may be had."""
+        """A subtree's scan, or (None or "") the whole location's, shared with a second
+        process where one may be had; a location only mirrors use leaves hashes to the
+        copies."""
         defer = location_id in self._mirrored
         if subtree:
             return scan(self.lib, location_id, subtree, emit=self._emit, defer_hashes=defer)
