@@ -36,9 +36,10 @@ from stat import S_ISDIR
 from . import journal
 from .clean_token import Token, read_token, settings_digest
 from .constants import DIR, ONLINE
+from .db import connect
 from .errors import Refused
 from .forking import can_fork, fork_child
-from .library_file import DB_NAME, SCHEMA_VERSION, set_pragmas
+from .library_file import DB_NAME, SCHEMA_VERSION
 from .listing import changed_folders, load_digests
 from .location_info import LocationInfo, path_match, read_info
 from .markers import probe_state
@@ -181,11 +182,10 @@ def _connect(data_dir: Path) -> sqlite3.Connection | None:
     if not db_path.is_file():
         return None
     try:
-        db = sqlite3.connect(db_path, isolation_level=None)
+        db = connect(db_path)
     except sqlite3.Error:
         return None
     try:
-        set_pragmas(db)
         db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         if version is not None and version[0] == str(SCHEMA_VERSION):
