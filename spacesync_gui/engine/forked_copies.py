@@ -17,6 +17,13 @@ on disk (the same rule as the copy threads').
 Only new files (nothing at the destination) go here: replacing a file hands the old one to
 the Remover (versions store or trash), which stays in the parent, one at a time.
 
+New folders that will hold nothing but such files (`NewFolder`, chosen by
+executor.new_folders) are made by the workers too: the folder's files are staged under
+their own names in a private folder, which is renamed into place once they are durable.
+The folder appears whole, with one rename instead of one per file (the W1 mirror: ~1.3
+CPU-seconds less). Should something appear at its place meanwhile, a folder takes its
+files one by one (never replacing any); anything else is left alone and the folder fails.
+
 Failures: a file that cannot be copied is reported with its message and the rest go on.
 A worker that dies (killed, out of memory) leaves its unreported files failed for this run;
 what it renamed without reporting is found by the next scan, equal to the source, and is
@@ -38,6 +45,7 @@ import os
 import pickle
 import select
 import signal
+import stat
 import struct
 import threading
 from collections.abc import Callable, Sequence
@@ -70,6 +78,18 @@ class Job:
     dst: str
     tmp_root: str
     remover: transfer.Remover
+    folder: int = -1  # index into Copies.folders: the new folder it is staged in, if any
+
+
+@dataclass(frozen=True)
+class NewFolder:
+    """A folder to make at `dst` (nothing there) whose files are all jobs: they are staged
+    in a private folder under their own names, which is renamed to `dst` once they are
+    durable (`transfer.place_new_dir`): one rename for the folder instead of one per file,
+    and the folder appears whole. Its jobs are all in one chunk."""
+
+    dst: str
+    mode: int
 
 
 class Landed(NamedTuple):
@@ -90,6 +110,7 @@ class Copies:
     jobs: Sequence[Job]
     chunks: Sequence[Sequence[int]]
     workers: int
+    folders: Sequence[NewFolder] = ()
 
 
 @dataclass(frozen=True)
@@ -99,10 +120,14 @@ class Reports:
     landed: Callable[[list[Landed]], None]  # a batch, in the order they landed
     failed: Callable[[int, str], None]  # job index, message
     copied_bytes: Callable[[int], None]
+    # New folders (indices into Copies.folders) made and durable: before their files land.
+    folders_made: Callable[[list[int]], None]
+    folder_failed: Callable[[int, str], None]  # folder index, message
 
 
-# A worker's report of a chunk: landed copies, (job index, message) failures, bytes staged.
-_Report = tuple[list[Landed], list[tuple[int, str]], int]
+# A worker's report of a chunk: landed copies, (job index, message) failures, bytes staged,
+# new folders made, (folder index, message) folders that could not be made.
+_Report = tuple[list[Landed], list[tuple[int, str]], int, list[int], list[tuple[int, str]]]
 
 
 def workers_for(transfers: int) -> int:
@@ -142,13 +167,13 @@ def run_here(
     """`run` with workers forked from this process (which must run no other thread).
     `close`: more fds of this process the workers must not keep; `after_report` is called
     after each worker report is handled (the helper relays its batch then)."""
-    jobs, chunks, workers = work.jobs, work.chunks, work.workers
+    chunks, workers = work.chunks, work.workers
     stop_r, stop_w = os.pipe()
     running: dict[int, _Worker] = {}
     try:
         for w in range(max(1, min(workers, len(chunks)))):
             mine = [chunks[i] for i in range(w, len(chunks), workers)]
-            worker = _Worker.start(jobs, mine, stop_r, [stop_w, *close, *running])
+            worker = _Worker.start(work, mine, stop_r, [stop_w, *close, *running])
             running[worker.fd] = worker
         os.close(stop_r)
         stop_r = -1
@@ -167,7 +192,7 @@ def run_here(
                     after_report()
                 if worker.frames.eof:
                     del running[fd]
-                    worker.finish(on.failed, stopping)
+                    worker.finish(on, stopping)
         return stopping
     finally:
         for fd in (stop_r, stop_w):
@@ -178,16 +203,17 @@ def run_here(
 
 
 class _Worker:
-    def __init__(self, pid: int, fd: int, todo: set[int]) -> None:
+    def __init__(self, pid: int, fd: int, todo: set[int], todo_folders: set[int]) -> None:
         self.pid = pid
         self.fd = fd
         self.frames = _Frames(fd)
         self.todo = todo  # job indices not reported yet
+        self.todo_folders = todo_folders  # the same for new folders
         self.done = False
 
     @classmethod
     def start(
-        cls, jobs: Sequence[Job], chunks: list[Sequence[int]], stop_fd: int, close: list[int]
+        cls, work: Copies, chunks: list[Sequence[int]], stop_fd: int, close: list[int]
     ) -> _Worker:
         """Fork a worker; `close`: the parent's fds the child must not keep open (the stop
         pipe's write end, else closing it would never reach the workers; other workers'
@@ -200,19 +226,26 @@ class _Worker:
             os.close(read_fd)
             for fd in close:
                 os.close(fd)
-            _work(jobs, chunks, write_fd, stop_fd)
+            _work(work, chunks, write_fd, stop_fd)
 
         pid = fork_child(worker)
         os.close(write_fd)
-        return cls(pid, read_fd, {i for c in chunks for i in c})
+        todo = {i for c in chunks for i in c}
+        return cls(pid, read_fd, todo, _folders_of(work.jobs, chunks))
 
     def handle(self, msg: object, on: Reports) -> None:
         if msg == "done":
             self.done = True
             return
-        ok, bad, nbytes = cast(_Report, msg)
+        ok, bad, nbytes, made, unmade = cast(_Report, msg)
         if nbytes:
             on.copied_bytes(nbytes)
+        if made:
+            self.todo_folders.difference_update(made)
+            on.folders_made(made)
+        for folder, message in unmade:
+            self.todo_folders.discard(folder)
+            on.folder_failed(folder, message)
         if ok:
             self.todo.difference_update(item.job for item in ok)
             on.landed(ok)
@@ -220,15 +253,18 @@ class _Worker:
             self.todo.discard(index)
             on.failed(index, message)
 
-    def finish(self, failed: Callable[[int, str], None], stopping: bool) -> None:
+    def finish(self, on: Reports, stopping: bool) -> None:
         os.close(self.fd)
         _, status = os.waitpid(self.pid, 0)
         if self.done and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
             return  # what it did not report, it did not attempt (asked to stop)
+        failed, folder_failed = on.failed, on.folder_failed
         if not stopping:
             log.warning("copy worker %d ended with status %d", self.pid, status)
         for index in sorted(self.todo):
             failed(index, WORKER_DIED)
+        for folder in sorted(self.todo_folders):
+            folder_failed(folder, WORKER_DIED)
 
     def abandon(self) -> None:
         os.close(self.fd)  # its next report fails (broken pipe) and it leaves
@@ -346,6 +382,7 @@ class CopyHelper:
         on: Reports,
     ) -> bool:
         todo = {i for c in work.chunks for i in c}
+        todo_folders = _folders_of(work.jobs, work.chunks)
         with self._lock:
             frames = _Frames(self._rep)
             stopping = False
@@ -368,6 +405,12 @@ class CopyHelper:
                             elif kind == "failed":
                                 todo.discard(args[0])
                                 on.failed(*args)
+                            elif kind == "made":
+                                todo_folders.difference_update(args[0])
+                                on.folders_made(args[0])
+                            elif kind == "unmade":
+                                todo_folders.discard(args[0])
+                                on.folder_failed(*args)
                             else:
                                 on.copied_bytes(*args)
                     if frames.eof:
@@ -378,6 +421,8 @@ class CopyHelper:
             log.warning("the copy helper process ended during a run; copying with threads")
         for index in sorted(todo):
             on.failed(index, WORKER_DIED)
+        for folder in sorted(todo_folders):
+            on.folder_failed(folder, WORKER_DIED)
         return stopping
 
     def call(self, fn: Callable[[Library], Any]) -> HelperCall | None:
@@ -470,6 +515,8 @@ def _serve(req_fd: int, rep_fd: int, lib: Library | None = None) -> None:
                 landed=lambda batch: pending.append(("landed", batch)),
                 failed=lambda i, m: pending.append(("failed", i, m)),
                 copied_bytes=lambda n: pending.append(("bytes", n)),
+                folders_made=lambda folders: pending.append(("made", folders)),
+                folder_failed=lambda f, m: pending.append(("unmade", f, m)),
             )
             stopped = run_here(msg[1], stop_asked, on, close=(req_fd, rep_fd), after_report=relay)
             relay()
@@ -481,32 +528,48 @@ def _serve(req_fd: int, rep_fd: int, lib: Library | None = None) -> None:
 # --- in the worker -----------------------------------------------------------------------
 
 
-def _work(jobs: Sequence[Job], chunks: list[Sequence[int]], out_fd: int, stop_fd: int) -> None:
+def _folders_of(jobs: Sequence[Job], chunks: Sequence[Sequence[int]]) -> set[int]:
+    """The new folders the jobs of `chunks` are staged in."""
+    return {jobs[i].folder for c in chunks for i in c if jobs[i].folder >= 0}
+
+
+def _work(work: Copies, chunks: list[Sequence[int]], out_fd: int, stop_fd: int) -> None:
     def send(msg: object) -> None:
         _send(out_fd, msg)
 
+    jobs = work.jobs
     staging: dict[str, str] = {}  # tmp root -> this worker's staging folder
     unlanded: list[tuple[int, transfer.Staged]] = []  # renamed, not yet durable
+    placed: list[tuple[int, int]] = []  # new folders renamed into place, not yet durable: dev
     try:
         for chunk in chunks:
             if _stop_asked(stop_fd):
                 break
             bad: list[tuple[int, str]] = []
-            staged = _stage(jobs, chunk, staging, bad)
+            unmade: list[tuple[int, str]] = []
+            private: dict[int, str] = {}  # new folder -> where its files are staged
+            staged = _stage(jobs, chunk, staging, bad, private)
             try:
                 synced = transfer.make_durable([s for _, s in staged])
             except OSError as e:
+                message = transfer.error_message(e)
                 for i, s in staged:
                     transfer.discard(s)
-                    bad.append((i, transfer.error_message(e)))
+                    bad.append((i, message))
                 staged, synced = [], set()
+                unmade.extend((f, message) for f in private)
+                for t in private.values():
+                    transfer.drop_dir(t)
+                private = {}
             # That syncfs also made the previous chunk's renames durable (same file system).
-            ok = _durable(jobs, unlanded, synced, bad)
-            unlanded = _commit(jobs, staged, bad)
-            send((ok, bad, sum(s.size for _, s in staged)))
-        bad = []
-        ok = _durable(jobs, unlanded, set(), bad)
-        send((ok, bad, 0))
+            ok, made = _durable(work, unlanded, placed, synced, bad, unmade)
+            unlanded, placed = _commit(work, staged, private, bad, unmade)
+            for f in _folders_of(jobs, [chunk]).difference(private, (f for f, _ in unmade)):
+                unmade.append((f, "none of its files could be staged"))
+            send((ok, bad, sum(s.size for _, s in staged), made, unmade))
+        bad, unmade = [], []
+        ok, made = _durable(work, unlanded, placed, set(), bad, unmade)
+        send((ok, bad, 0, made, unmade))
         send("done")
     finally:
         for folder in staging.values():
@@ -531,8 +594,14 @@ def _stop_asked(stop_fd: int) -> bool:
 
 
 def _stage(
-    jobs: Sequence[Job], chunk: Sequence[int], staging: dict[str, str], bad: list[tuple[int, str]]
+    jobs: Sequence[Job],
+    chunk: Sequence[int],
+    staging: dict[str, str],
+    bad: list[tuple[int, str]],
+    private: dict[int, str],
 ) -> list[tuple[int, transfer.Staged]]:
+    """Stage the chunk's files: a new folder's under their own names in a private folder
+    (made on its first file, noted in `private`), the others under temp names."""
     staged = []
     for i in chunk:
         job = jobs[i]
@@ -540,15 +609,101 @@ def _stage(
         if folder is None:
             folder = staging[job.tmp_root] = os.path.join(job.tmp_root, transfer.temp_name())
         try:
-            staged.append((i, transfer.stage_file(job.src, job.item, folder)))
+            if job.folder < 0:
+                staged.append((i, transfer.stage_file(job.src, job.item, folder)))
+                continue
+            where = private.get(job.folder)
+            if where is None:
+                where = os.path.join(folder, transfer.temp_name())
+                transfer.ensure_dir(where)
+                private[job.folder] = where
+            name = os.path.basename(job.dst)
+            staged.append((i, transfer.stage_file(job.src, job.item, where, name=name)))
         except (transfer.TransferError, OSError) as e:
             bad.append((i, transfer.error_message(e)))
     return staged
 
 
 def _commit(
+    work: Copies,
+    staged: list[tuple[int, transfer.Staged]],
+    private: dict[int, str],
+    bad: list[tuple[int, str]],
+    unmade: list[tuple[int, str]],
+) -> tuple[list[tuple[int, transfer.Staged]], list[tuple[int, int]]]:
+    """Put the staged files under their real names: the new folders' by renaming each
+    folder into place. The files and the folders (with their file system) done."""
+    jobs = work.jobs
+    alone = []
+    members: dict[int, list[tuple[int, transfer.Staged]]] = {f: [] for f in private}
+    for i, s in staged:
+        folder = jobs[i].folder
+        if folder >= 0:
+            members[folder].append((i, s))
+        else:
+            alone.append((i, s))
+    done = _commit_files(jobs, alone, bad)
+    placed = []
+    for f, where in private.items():
+        mine = members[f]
+        try:
+            done.extend(_place_folder(jobs, work.folders[f], where, mine, bad))
+        except (transfer.TransferError, OSError) as e:
+            message = transfer.error_message(e)
+            told = {i for i, _ in bad}  # its files whose source changed: reported already
+            for i, s in mine:
+                transfer.discard(s)
+                if i not in told:
+                    bad.append((i, message))
+            unmade.append((f, message))
+        else:
+            placed.append((f, next((s.dev for _, s in mine), 0)))
+        finally:
+            transfer.drop_dir(where)  # renamed away, or emptied
+    return done, placed
+
+
+def _place_folder(
+    jobs: Sequence[Job],
+    folder: NewFolder,
+    where: str,
+    staged: list[tuple[int, transfer.Staged]],
+    bad: list[tuple[int, str]],
+) -> list[tuple[int, transfer.Staged]]:
+    """Rename the private folder `where`, holding `staged`, to the new folder's place; the
+    files placed. Its files whose source changed since they were staged are left out, as
+    `commit_file` leaves them. Raises when the folder cannot be made at all."""
+    keep = []
+    for i, s in staged:
+        job = jobs[i]
+        reason = transfer.mismatch(job.src, job.item._replace(inode=0))
+        if reason:
+            transfer.discard(s)
+            bad.append((i, transfer.error_message(transfer.SourceChanged(job.src, reason))))
+        else:
+            keep.append((i, s))
+    # The owner keeps rwx, as transfer.make_dir does: the folder must stay movable.
+    mode = stat.S_IMODE(folder.mode) | stat.S_IRWXU if folder.mode else 0
+    if mode:
+        os.chmod(where, mode)
+    try:
+        if transfer.place_new_dir(where, folder.dst):
+            return keep
+    except transfer.DestinationChanged:
+        if not os.path.isdir(folder.dst) or os.path.islink(folder.dst):
+            raise  # a file or a link took its place: it is left alone
+    # A folder appeared there meanwhile, or no atomic rename of folders here: the folder
+    # as transfer.make_dir makes one, then its files one by one (never replacing one).
+    transfer.make_dirs(folder.dst)
+    if mode:
+        os.chmod(folder.dst, mode)
+    return _commit_files(jobs, keep, bad)
+
+
+def _commit_files(
     jobs: Sequence[Job], staged: list[tuple[int, transfer.Staged]], bad: list[tuple[int, str]]
 ) -> list[tuple[int, transfer.Staged]]:
+    """Rename each staged file to its real name (`transfer.commit_file`); those done."""
     done = []
     for i, s in staged:
         job = jobs[i]
@@ -563,18 +718,27 @@ def _commit(
 
 
 def _durable(
-    jobs: Sequence[Job],
+    work: Copies,
     unlanded: list[tuple[int, transfer.Staged]],
+    placed: list[tuple[int, int]],
     synced: set[int],
     bad: list[tuple[int, str]],
-) -> list[Landed]:
-    """The renamed copies, once their renames are durable (see executor._land_unlanded)."""
-    if not unlanded:
-        return []
+    unmade: list[tuple[int, str]],
+) -> tuple[list[Landed], list[int]]:
+    """The renamed copies and the new folders placed, once their renames are durable (see
+    executor._land_unlanded)."""
+    if not unlanded and not placed:
+        return [], []
+    jobs, folders = work.jobs, work.folders
     loose = {os.path.dirname(jobs[i].dst) for i, s in unlanded if not s.dev or s.dev not in synced}
+    loose.update(
+        os.path.dirname(folders[f].dst) for f, dev in placed if not dev or dev not in synced
+    )
     try:
         transfer.sync_dirs(loose)
     except OSError as e:
-        bad.extend((i, transfer.error_message(e)) for i, _ in unlanded)
-        return []
-    return [Landed(i, s.inode, s.mode, s.hash) for i, s in unlanded]
+        message = transfer.error_message(e)
+        bad.extend((i, message) for i, _ in unlanded)
+        unmade.extend((f, message) for f, _ in placed)
+        return [], []
+    return [Landed(i, s.inode, s.mode, s.hash) for i, s in unlanded], [f for f, _ in placed]

@@ -595,13 +595,16 @@ def stage_file(
     progress: Callable[[int], None] | None = None,
     dst: StrPath | None = None,
     durable: bool = False,
+    name: str | None = None,
 ) -> Staged:
     """Copy `src` into a new temp file, verified against the indexed size and xxh3-128.
 
     The temp gets `expect_src`'s mtime and permission bits. Pass `dst` to stage beside it
     straight away when tmp_dir is on another file system; `durable=True` fsyncs here
-    (otherwise call `make_durable` before `commit_file`). Raises SourceChanged (temp
-    removed) when the bytes read are not the ones the scan saw.
+    (otherwise call `make_durable` before `commit_file`). `name`: the temp's name in
+    tmp_dir instead of a fresh temp name (a private staging folder's file takes its final
+    name, see `place_new_dir`). Raises SourceChanged (temp removed) when the bytes read are
+    not the ones the scan saw.
     """
     if expect_src.kind != FILE:
         raise ValueError(f"stage_file copies files, not a {expect_src.kind}")
@@ -615,7 +618,7 @@ def stage_file(
         if exc.errno == errno.ELOOP:
             raise SourceChanged(src, "it is now a symlink") from None
         raise
-    tmp_path = os.path.join(folder, temp_name())
+    tmp_path = os.path.join(folder, name or temp_name())
     fout = -1
     try:
         st = os.fstat(fin)
@@ -777,10 +780,25 @@ def _place_new(staged: Staged, dst: str) -> bool:
     """renameat2(RENAME_NOREPLACE) the temp to `dst`: True when done, False when the
     caller must take the checked path (flag unsupported, or another file system).
     Raises DestinationChanged when something appeared at `dst`."""
+    return _rename_new(staged.tmp_path, dst)
+
+
+def place_new_dir(path: str, dst: str) -> bool:
+    """Rename the private folder `path` (its files staged and durable) to `dst`, where
+    nothing may be: the whole folder appears at once, one rename instead of one per file.
+    True when done; False when the caller must make `dst` and commit the files one by one
+    (the flag unsupported, another file system). Raises DestinationChanged when something
+    appeared at `dst` (a folder too: its files may still go into it one by one)."""
+    if _renameat2 is None:
+        return False
+    return _rename_new(path, dst)
+
+
+def _rename_new(path: str, dst: str) -> bool:
     if (
         _renameat2(
             _AT_FDCWD,
-            os.fsencode(staged.tmp_path),
+            os.fsencode(path),
             _AT_FDCWD,
             os.fsencode(dst),
             _RENAME_NOREPLACE,
@@ -789,7 +807,7 @@ def _place_new(staged: Staged, dst: str) -> bool:
     ):
         return True
     err = ctypes.get_errno()
-    if err == errno.EEXIST:
+    if err in (errno.EEXIST, errno.ENOTEMPTY):
         raise DestinationChanged(dst, "something appeared there")
     if err in (errno.ENOTDIR, errno.ELOOP):  # a folder on the way became a file or a link
         folder = os.path.dirname(dst)
@@ -798,10 +816,10 @@ def _place_new(staged: Staged, dst: str) -> bool:
     if err == errno.ENOENT and not os.path.isdir(os.path.dirname(dst)):
         _known_dirs.discard(os.path.dirname(dst))
         ensure_dir(os.path.dirname(dst))
-        return _place_new(staged, dst)
+        return _rename_new(path, dst)
     if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EXDEV):
         return False
-    raise OSError(err, os.strerror(err), staged.tmp_path, None, dst)
+    raise OSError(err, os.strerror(err), path, None, dst)
 
 
 def commit_file(

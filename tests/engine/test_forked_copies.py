@@ -20,7 +20,7 @@ from spacesync_gui.engine.conduits import add_conduit
 from spacesync_gui.engine.events import ItemFinished
 from spacesync_gui.engine.service import FileSyncService
 from tests.engine.test_indexer import entries
-from tests.sync_helpers import read_tree, temp_files, write_tree
+from tests.sync_helpers import read_tree, temp_files, versions_content, write_tree
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
 
@@ -146,10 +146,11 @@ def test_a_copy_reaches_the_base_only_after_its_rename_is_durable(
 ) -> None:
     src, dst, c = mirror
     log = tmp_path / "worker.log"
-    real_commit, real_durable, real_sync_dirs = (
+    real_commit, real_durable, real_sync_dirs, real_place = (
         transfer.commit_file,
         transfer.make_durable,
         transfer.sync_dirs,
+        transfer.place_new_dir,
     )
 
     def note(line: str) -> None:  # a line per event, appended by the workers
@@ -159,6 +160,12 @@ def test_a_copy_reaches_the_base_only_after_its_rename_is_durable(
     def commit(staged, s, item, dst_path, expect, remover):  # type: ignore[no-untyped-def]
         real_commit(staged, s, item, dst_path, expect, remover)
         note(f"renamed {dst_path}")
+
+    def place(path, folder):  # type: ignore[no-untyped-def]
+        done = real_place(path, folder)
+        if done:  # a new folder with its files
+            note(f"renamed {folder}")
+        return done
 
     def durable(staged):  # type: ignore[no-untyped-def]
         synced = real_durable(staged)
@@ -181,6 +188,7 @@ def test_a_copy_reaches_the_base_only_after_its_rename_is_durable(
     monkeypatch.setattr(transfer, "commit_file", commit)
     monkeypatch.setattr(transfer, "make_durable", durable)
     monkeypatch.setattr(transfer, "sync_dirs", sync_dirs)
+    monkeypatch.setattr(transfer, "place_new_dir", place)
     monkeypatch.setattr(snapshots, "_write_base", base_spy)
 
     forking.ready()
@@ -189,16 +197,115 @@ def test_a_copy_reaches_the_base_only_after_its_rename_is_durable(
     assert r.copied == FILES and not r.errors and forking.used()
     files = [(k, lines) for k, lines in recorded if (dst / k).is_file()]
     assert len({k for k, _ in files}) == FILES
-    for key, lines in files:
-        dst_path = str(dst / key)
-        at = next(i for i, ln in enumerate(lines) if ln.endswith(f" renamed {dst_path}"))
-        pid = lines[at].split()[0]
+    renames = [ln.split(" renamed ")[1] for ln in log.read_text().splitlines() if " renamed " in ln]
+    whole = set(renames) - {str(dst / k) for k, _ in files}
+    assert whole, "no new folder was made whole"
+    # A file renamed on its own, or in its new folder (itself recorded only then too).
+    for key, lines in [*files, *((k, ls) for k, ls in recorded if str(dst / k) in whole)]:
+        path = str(dst / key)
+        renamed = (path, os.path.dirname(path))
+        at = next(i for i, ln in enumerate(lines) if ln.split(" renamed ")[-1] in renamed)
+        pid, what = lines[at].split(" renamed ")[0], lines[at].split(" renamed ")[1]
         later = [ln.split(" ", 1)[1] for ln in lines[at + 1 :] if ln.split()[0] == pid]
         assert any(
             ln == "synced"
-            or (ln.startswith("dirs ") and os.path.dirname(dst_path) in ln[5:].split("|"))
+            or (ln.startswith("dirs ") and os.path.dirname(what) in ln[5:].split("|"))
             for ln in later
         ), f"{key} was recorded before its rename was made durable"
+
+
+def test_new_folders_arrive_whole_and_nothing_in_their_way_is_replaced(
+    library, mirror, forking: Forking, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src, dst, c = mirror
+    os.chmod(src / "d4" / "sub1", 0o750)
+    real_run, real_place, real_durable = (
+        forked_copies.run,
+        transfer.place_new_dir,
+        transfer.make_durable,
+    )
+
+    def meddle_then_run(*a, **kw):  # type: ignore[no-untyped-def]
+        # The user, after planning, where two new folders go: a folder of their own
+        # holding a file under a name being copied, and a file.
+        (dst / "d0" / "sub0").mkdir()
+        (dst / "d0" / "sub0" / "f0.txt").write_text("mine")
+        (dst / "d1" / "sub1").write_text("a file where a folder goes")
+        return real_run(*a, **kw)
+
+    def edit_once_staged(staged):  # type: ignore[no-untyped-def]
+        if any(s.tmp_path.endswith(os.sep + "f5.txt") for s in staged):
+            (src / "d5" / "sub2" / "f5.txt").write_text("edited after it was copied")
+        return real_durable(staged)
+
+    def place(path, folder):  # type: ignore[no-untyped-def]
+        # Whole: every file the folder will hold is in it, under its own name, durable.
+        names = sorted(os.listdir(path))
+        assert names and all(not n.startswith(".spacesync") for n in names)
+        return real_place(path, folder)
+
+    monkeypatch.setattr(forked_copies, "run", meddle_then_run)
+    monkeypatch.setattr(transfer, "make_durable", edit_once_staged)
+    monkeypatch.setattr(transfer, "place_new_dir", place)
+
+    forking.ready()
+    r = _sync(library, c.id)
+
+    errors = {(e["path"], e["action"]): e["message"] for e in r.errors}
+    in_sub1 = sorted(k for k in read_tree(src) if k.startswith("d1/sub1/"))
+    assert set(errors) == {
+        ("d0/sub0/f0.txt", "copy"),
+        ("d5/sub2/f5.txt", "copy"),
+        ("d1/sub1", "mkdir"),
+        *((k, "copy") for k in in_sub1),
+    }
+    assert "appeared" in errors[("d0/sub0/f0.txt", "copy")]
+    assert "modified" in errors[("d5/sub2/f5.txt", "copy")]
+    assert "appeared" in errors[("d1/sub1", "mkdir")]
+    assert r.copied == FILES - 2 - len(in_sub1)
+    # Nothing of the user's was replaced; the rest of that folder went into theirs.
+    assert (dst / "d0" / "sub0" / "f0.txt").read_text() == "mine"
+    assert (dst / "d1" / "sub1").read_text() == "a file where a folder goes"
+    assert not (dst / "d5" / "sub2" / "f5.txt").exists()
+    copied = {k: v for k, v in read_tree(dst).items() if v != "<dir>"}
+    assert copied["d0/sub0/f21.txt"] == (src / "d0" / "sub0" / "f21.txt").read_text()
+    assert stat.S_IMODE(os.lstat(dst / "d4" / "sub1").st_mode) == 0o750
+    target = entries(library, c.target_location_id)
+    assert target["d4/sub1"].kind == "dir" and "d1/sub1" not in target
+    assert temp_files(dst) == []
+
+    for name, real in (("run", real_run), ("make_durable", real_durable)):
+        monkeypatch.setattr(forked_copies if name == "run" else transfer, name, real)
+    forking.restart()
+    again = _sync(library, c.id)
+    assert again.status == "completed" and not again.errors
+    assert read_tree(dst) == read_tree(src)
+    assert versions_content(dst) == ["a file where a folder goes", "mine"]
+
+
+def test_a_new_folder_holding_anything_else_is_made_before_its_copies(
+    library, mirror, forking: Forking, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src, dst, c = mirror
+    os.symlink("f3.txt", src / "d3" / "sub0" / "link")  # copied by this process, not a worker
+    (src / "d4" / "sub1" / "deeper").mkdir()  # a folder in it: made before the copies
+    real_place = transfer.place_new_dir
+
+    def place(path, folder):  # type: ignore[no-untyped-def]
+        done = real_place(path, folder)
+        with open(os.path.join(os.path.dirname(os.fspath(dst)), "placed"), "a") as f:
+            f.write(os.path.relpath(folder, dst) + "\n")
+        return done
+
+    monkeypatch.setattr(transfer, "place_new_dir", place)
+    forking.ready()
+    r = _sync(library, c.id)
+
+    assert r.status == "completed" and not r.errors
+    made = (dst.parent / "placed").read_text().split()
+    assert "d3/sub0" not in made and "d4/sub1" not in made and "d4/sub1/deeper" not in made
+    assert "d3/sub1" in made and len(made) == 7 * 3 - 2
+    assert read_tree(dst, all_dirs=True) == read_tree(src, all_dirs=True)
 
 
 def test_a_source_changed_after_planning_fails_alone(
@@ -234,13 +341,13 @@ def test_a_worker_that_dies_fails_its_unreported_files_and_the_next_run_complete
     real_commit = forked_copies._commit
     chunks_done = tmp_path / "chunks"
 
-    def crash_later(jobs, staged, bad):  # type: ignore[no-untyped-def]
+    def crash_later(*a):  # type: ignore[no-untyped-def]
         with open(chunks_done, "a") as f:
             f.write("x")
         if os.getpid() != parent and len(chunks_done.read_text()) >= 5:  # some reported first
-            real_commit(jobs, staged[:5], bad)  # renamed, never reported
+            real_commit(*a)  # renamed, never reported
             os._exit(9)
-        return real_commit(jobs, staged, bad)
+        return real_commit(*a)
 
     monkeypatch.setattr(forked_copies, "_commit", crash_later)
 
@@ -249,7 +356,8 @@ def test_a_worker_that_dies_fails_its_unreported_files_and_the_next_run_complete
 
     assert r.errors and not r.verified
     assert {e["message"] for e in r.errors} == {forked_copies.WORKER_DIED}
-    assert 0 < r.copied < FILES and r.copied + len(r.errors) == FILES
+    failed = [e for e in r.errors if e["action"] == "copy"]
+    assert 0 < r.copied < FILES and r.copied + len(failed) == FILES
     # Whatever is under a real name is whole; only reported copies are indexed.
     indexed = {k for k, e in entries(library, c.target_location_id).items() if e.kind == "file"}
     on_disk = {k for k, v in read_tree(dst).items() if v != "<dir>"}
@@ -364,7 +472,7 @@ def test_a_helper_that_dies_during_a_run_fails_what_it_did_not_report(
     r = _sync(library, c.id)
 
     assert r.errors and {e["message"] for e in r.errors} == {forked_copies.WORKER_DIED}
-    assert r.copied + len(r.errors) == FILES
+    assert r.copied + len([e for e in r.errors if e["action"] == "copy"]) == FILES
     process = forked_copies._helper
     assert process is not None and not process.alive()  # later runs copy with threads
     indexed = {k for k, e in entries(library, c.target_location_id).items() if e.kind == "file"}
