@@ -192,7 +192,10 @@ class Executor:
         mkdirs, moves, copies, touches, deletes, rmdirs = plan.by_phase()
         self._forked = self._forkable(_simple(copies))
         # The forked workers make these folders themselves, whole, with their files.
-        self._new_folders = new_folders(plan.actions, mkdirs, self._forked)
+        forked_ids = {id(a) for a in self._forked}
+        others = [*moves, *touches, *deletes, *rmdirs]
+        others += [a for a in copies if id(a) not in forked_ids]
+        self._new_folders = new_folders(mkdirs, others, self._forked)
         mkdirs = [a for a in mkdirs if (a.side, a.path) not in self._new_folders]
         steps: list[tuple[list[Action], Callable[[Action], None]]] = [
             (sorted(mkdirs, key=lambda a: a.path.count("/")), self._mkdir),
@@ -552,29 +555,27 @@ def _above(path: str) -> Iterable[str]:
 
 
 def new_folders(
-    actions: Iterable[Action], mkdirs: list[Action], forked: list[Action]
+    mkdirs: list[Action], others: Iterable[Action], forked: list[Action]
 ) -> dict[tuple[str, str], Action]:
     """The folders to make where nothing is whose content is only new files the forked
-    workers copy, a chunk at most: (side, key) -> their MKDIR. Each is staged whole and
-    renamed into place (forked_copies.NewFolder): the W1 mirror's per-file renames cost
-    ~15 us a file more (a bare loop of its system calls, 30,000 files, 2026-11-27)."""
+    workers copy (`forked`; `others`: every other action but `mkdirs`), a chunk at most:
+    (side, key) -> their MKDIR. Each is staged whole and renamed into place
+    (forked_copies.NewFolder): the W1 mirror's per-file renames cost ~15 us a file more (a
+    bare loop of its system calls, 30,000 files, 2026-11-27)."""
     fresh = {(a.side, a.path): a for a in mkdirs if a.expect is None and a.item is not None}
     if not fresh or not forked:
         return {}
-    forked_ids = {id(a) for a in forked}
     files: dict[tuple[str, str], int] = {}
     size: dict[tuple[str, str], int] = {}
-    out: set[tuple[str, str]] = set()  # holding something else
-    for a in actions:
+    for a in forked:
+        # A forked copy's folder is new or was there: in neither case can a folder above
+        # it be new and hold only files (a new folder's MKDIR rules out those above it).
         key = (a.side, a.path.rpartition("/")[0])
-        if id(a) in forked_ids:
-            # Its folder's own MKDIR (an action too) rules out the folders above it.
-            if key in fresh:
-                assert a.item is not None
-                files[key] = files.get(key, 0) + 1
-                size[key] = size.get(key, 0) + a.item.size
-            continue
-        out.update((a.side, up) for up in _above(a.path))
+        if key in fresh:
+            assert a.item is not None
+            files[key] = files.get(key, 0) + 1
+            size[key] = size.get(key, 0) + a.item.size
+    out = {(a.side, up) for a in (*mkdirs, *others) for up in _above(a.path)}
     return {
         key: fresh[key]
         for key, n in files.items()
