@@ -192,9 +192,7 @@ class Executor:
         mkdirs, moves, copies, touches, deletes, rmdirs = plan.by_phase()
         self._forked = self._forkable(_simple(copies))
         # The forked workers make these folders themselves, whole, with their files.
-        forked_ids = {id(a) for a in self._forked}
-        others = [*moves, *touches, *deletes, *rmdirs]
-        others += [a for a in copies if id(a) not in forked_ids]
+        others = [*moves, *touches, *deletes, *rmdirs, *_without(copies, self._forked)]
         self._new_folders = new_folders(mkdirs, others, self._forked)
         mkdirs = [a for a in mkdirs if (a.side, a.path) not in self._new_folders]
         steps: list[tuple[list[Action], Callable[[Action], None]]] = [
@@ -546,6 +544,12 @@ def _simple(copies: list[Action]) -> list[Action]:
         and a.item.kind == "file"
         and (a.expect is None or a.expect.kind == "file")
     ]
+
+
+def _without(actions: list[Action], some: list[Action]) -> list[Action]:
+    """`actions` but `some` of them (a function: the ids' set, ~7 MB for 100k, goes with it)."""
+    ids = {id(a) for a in some}
+    return [a for a in actions if id(a) not in ids]
 
 
 def _above(path: str) -> Iterable[str]:

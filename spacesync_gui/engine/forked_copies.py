@@ -69,7 +69,7 @@ _HEADER = struct.Struct("<I")
 _PR_SET_PDEATHSIG = 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a run holds 100k of them (48 bytes, not 350)
 class Job:
     """One new file to copy: `src` (as indexed: `item`) to `dst`, staged under `tmp_root`."""
 

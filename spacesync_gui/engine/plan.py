@@ -52,7 +52,7 @@ CONFLICT = "conflict"  # only in dry-run listings: a pending conflict, nothing d
 PHASES = (MKDIR, MOVE, COPY, TOUCH, DELETE, RMDIR)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a first sync plans one per file (80 bytes, not 350)
 class Action:
     """One change on one side.
 
