@@ -4,7 +4,9 @@ Order (SPEC 3.1): mkdirs, moves, copies, touches, deletes, rmdirs. Moves run bef
 copies because a rename can free the path a copy needs (a renamed file with a new file
 under its old name) and costs no data; all copies still complete before any delete.
 Each item commits on its own: its base entry and index entry are written as it lands,
-so a run killed half-way resumes where it stopped.
+so a run killed half-way resumes where it stopped. One exception to the order: a new
+folder that will hold only new files the forked workers copy is made by them, with its
+files, in the copies' phase (`new_folders`, forked_copies.NewFolder).
 """
 
 from __future__ import annotations
