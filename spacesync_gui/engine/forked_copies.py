@@ -50,7 +50,7 @@ import struct
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from . import transfer
 from .forking import ChildFailed, ForkedJob, can_fork, fork_child
@@ -92,14 +92,11 @@ class NewFolder:
     mode: int
 
 
-class Landed(NamedTuple):
-    """What a worker reports for a copy whose data and rename are durable (a tuple: a
-    report carries hundreds, and a dataclass pickles each one's field names)."""
-
-    job: int  # index into the job list
-    inode: int
-    mode: int
-    hash: str
+# What a worker reports for a copy whose data and rename are durable: (job index, inode,
+# mode, hash). A plain tuple: a report carries up to a thousand, and each is pickled by the
+# worker and unpickled by the engine (and once more of each in the app's CopyHelper); a
+# NamedTuple costs 5-10x more there (its __new__ is Python, called per record).
+Landed = tuple[int, int, int, str]
 
 
 @dataclass(frozen=True)
@@ -247,7 +244,7 @@ class _Worker:
             self.todo_folders.discard(folder)
             on.folder_failed(folder, message)
         if ok:
-            self.todo.difference_update(item.job for item in ok)
+            self.todo.difference_update(item[0] for item in ok)
             on.landed(ok)
         for index, message in bad:
             self.todo.discard(index)
@@ -400,7 +397,7 @@ class CopyHelper:
                             return bool(msg[1])  # type: ignore[index]
                         for kind, *args in msg[1]:  # type: ignore[index]
                             if kind == "landed":
-                                todo.difference_update(item.job for item in args[0])
+                                todo.difference_update(item[0] for item in args[0])
                                 on.landed(args[0])
                             elif kind == "failed":
                                 todo.discard(args[0])
@@ -741,4 +738,4 @@ def _durable(
         bad.extend((i, message) for i, _ in unlanded)
         unmade.extend((f, message) for f, _ in placed)
         return [], []
-    return [Landed(i, s.inode, s.mode, s.hash) for i, s in unlanded], [f for f, _ in placed]
+    return [(i, s.inode, s.mode, s.hash) for i, s in unlanded], [f for f, _ in placed]
