@@ -360,12 +360,24 @@ class Executor:
         only such files (`self._new_folders`) with them; True if stopped part-way."""
         staging = {name: str(tmp_dir(side.root)) for name, side in self.sides.items()}
         actions, where = _grouped(actions, self._new_folders)
+        paths = [self._dst(a)[1:] for a in actions]
+        # A file goes into its new folder by its own name: were the disk names of the two
+        # ever to disagree, the folder is made here first, as the MKDIR phase would have.
+        made_at = {id(m): self._dst(m)[2] for m in self._new_folders.values()}
+        odd = {
+            id(m)
+            for m, (_, dst) in zip(where, paths, strict=True)
+            if m is not None and dst.rpartition("/")[0] != made_at[id(m)]
+        }
+        for m in self._new_folders.values():
+            if id(m) in odd:
+                self._guard(m, self._mkdir)
+        where = [None if m is not None and id(m) in odd else m for m in where]
         folders: list[forked_copies.NewFolder] = []
         mkdirs: list[Action] = []
         index: dict[int, int] = {}  # id of a folder's MKDIR -> its index in `folders`
         jobs = []
-        for a, mkdir in zip(actions, where, strict=True):
-            _, src_side, dst = self._dst(a)
+        for a, mkdir, (src_side, dst) in zip(actions, where, paths, strict=True):
             assert a.item is not None
             f = -1
             if mkdir is not None:
@@ -373,7 +385,7 @@ class Executor:
                 if f < 0:
                     assert mkdir.item is not None
                     f = index[id(mkdir)] = len(folders)
-                    folders.append(forked_copies.NewFolder(self._dst(mkdir)[2], mkdir.item.mode))
+                    folders.append(forked_copies.NewFolder(made_at[id(mkdir)], mkdir.item.mode))
                     mkdirs.append(mkdir)
             jobs.append(
                 forked_copies.Job(

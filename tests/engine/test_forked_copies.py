@@ -11,6 +11,7 @@ import os
 import signal
 import stat
 import time
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -306,6 +307,52 @@ def test_a_new_folder_holding_anything_else_is_made_before_its_copies(
     assert "d3/sub0" not in made and "d4/sub1" not in made and "d4/sub1/deeper" not in made
     assert "d3/sub1" in made and len(made) == 7 * 3 - 2
     assert read_tree(dst, all_dirs=True) == read_tree(src, all_dirs=True)
+
+
+def test_new_folders_with_odd_names_arrive_whole_under_their_own_names(
+    library, tmp_path: Path, forking: Forking, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    _source(src)
+    dst.mkdir()
+    latin1 = os.fsencode(src) + b"/d\xe9j\xe0"  # not UTF-8: its key is not its name
+    os.mkdir(latin1)
+    for i in range(4):
+        with open(latin1 + b"/f%d.txt" % i, "wb") as f:
+            f.write(b"x" * (i + 1))
+    nfd = src / unicodedata.normalize("NFD", "café")  # the key is NFC
+    nfd.mkdir()
+    for i in range(4):
+        (nfd / f"g{i}").write_text("y" * (i + 1))
+    c = add_conduit(library, src, dst, "mirror")
+    placed = tmp_path / "placed"
+    real_place = transfer.place_new_dir
+
+    def place(path, folder):  # type: ignore[no-untyped-def]
+        done = real_place(path, folder)
+        with open(placed, "ab") as f:
+            f.write(os.fsencode(os.path.relpath(folder, dst)) + b"\n")
+        return done
+
+    monkeypatch.setattr(transfer, "place_new_dir", place)
+    forking.ready()
+    r = _sync(library, c.id)
+
+    assert r.status == "completed" and not r.errors and r.copied == FILES + 8
+    assert {b"d\xe9j\xe0", os.fsencode(nfd.name)} <= set(placed.read_bytes().split(b"\n"))
+
+    def tree(root: Path) -> dict[bytes, bytes]:
+        top = os.fsencode(root)
+        return {
+            os.path.relpath(os.path.join(d, n), top): Path(
+                os.fsdecode(os.path.join(d, n))
+            ).read_bytes()
+            for d, _, names in os.walk(top)
+            if b".spacesync" not in d
+            for n in names
+        }
+
+    assert tree(dst) == tree(src)
 
 
 def test_a_source_changed_after_planning_fails_alone(
