@@ -192,7 +192,8 @@ class Executor:
     def run(self, plan: Plan) -> ExecResult:
         self.progress = _Progress(self.conduit_id, plan, self.emit)
         mkdirs, moves, copies, touches, deletes, rmdirs = plan.by_phase()
-        self._forked = self._forkable(_simple(copies))
+        simple = _simple(copies)
+        self._forked = self._forkable(simple)
         # The forked workers make these folders themselves, whole, with their files.
         others = [*moves, *touches, *deletes, *rmdirs, *_without(copies, self._forked)]
         self._new_folders = new_folders(mkdirs, others, self._forked)
@@ -207,7 +208,7 @@ class Executor:
                     self.result.stopped = True
                     return self._finish()
                 self._guard(a, fn)
-        self._copies(copies)
+        self._copies(copies, simple)
         if self.result.stopped:
             return self._finish()
         for actions, fn in (
@@ -300,19 +301,16 @@ class Executor:
         self.result.copied += 1
         self._landed(a, side, dst)
 
-    def _copies(self, copies: list[Action]) -> None:
-        simple = _simple(copies)
-        simple_ids = {id(a) for a in simple}
-        for a in copies:
-            if id(a) not in simple_ids:
-                if self.should_stop():
-                    self.result.stopped = True
-                    return
-                self._guard(a, self._copy_other)
+    def _copies(self, copies: list[Action], simple: list[Action]) -> None:
+        """`copies`, of which `simple` (`_simple`) go through staging, the rest one by one."""
+        for a in _without(copies, simple):
+            if self.should_stop():
+                self.result.stopped = True
+                return
+            self._guard(a, self._copy_other)
         forked = self._forked
         if forked:
-            forked_ids = {id(a) for a in forked}
-            simple = [a for a in simple if id(a) not in forked_ids]
+            simple = _without(simple, forked)
             if self._copy_forked(forked):
                 self.result.stopped = True
                 return
