@@ -3,11 +3,12 @@
 A sync scans its two endpoints at once, one in a forked child (forked_scans.py). When one
 of them is nearly empty (the target of an initial sync) or only one is scanned (the verify
 of a big run), that leaves a core idle while the other scans 100,000 files. So a whole
-endpoint's scan is split: the child scans some of its top-level folders as subtrees, and
-this process scans the rest of the endpoint, stepping over those folders (their entries
-are visited, what is below them is not: `scan_location(skip=...)`). Each scan writes its
-own part of the index; no two write the same rows but the folders' own entries, which both
-stat alike.
+endpoint's scan is split: the child scans some of its folders as subtrees, and this
+process scans the rest of the endpoint, stepping over those folders (their entries are
+visited, what is below them is not: `scan_location(skip=...)`). Each scan writes its own
+part of the index; no two write the same rows but the folders' own entries, which both
+stat alike. The child's folders are chosen by weight (`weigh`: the endpoint's first levels
+listed), so that each process scans about half, however the tree is shaped.
 
 The app's engine process and the daemon cannot fork (threads): their CopyHelper forks the
 child (forked_scans.py), and they share their whole-location scans too (`scan_whole`).
@@ -31,6 +32,12 @@ from .snapshots import Side
 
 # Each of the child's folders is a scan of its own (a connection, a transaction): a few ms.
 MAX_CHILD_FOLDERS = 32
+# The endpoint is weighed by listing its folders level by level, down to the last level
+# that fits in this many listings (W1: 183 of its 2,002 folders).
+WEIGH_LISTINGS = 256
+# The child's share may miss half the weight by this much (a share of the whole): closer
+# would take more, smaller folders, each a scan of its own.
+SLACK = 0.02
 
 
 def _plain(name: str) -> bool:
@@ -41,22 +48,66 @@ def _plain(name: str) -> bool:
 def plain_folders(path: str | os.PathLike[str]) -> list[str]:
     """The names of the folders in `path` whose names are their keys, sorted ([] when it
     cannot be listed: its own scan reports that). The others are never stepped over."""
+    return _listing(path)[1]
+
+
+def _listing(path: str | os.PathLike[str]) -> tuple[int, list[str]]:
+    """How many items folder `path` holds, and its plain folders' names, sorted."""
+    n = 0
+    names = []
     try:
         with os.scandir(path) as it:
-            return sorted(
-                de.name for de in it if _plain(de.name) and de.is_dir(follow_symlinks=False)
-            )
+            for de in it:
+                n += 1
+                if _plain(de.name) and de.is_dir(follow_symlinks=False):
+                    names.append(de.name)
     except OSError:
-        return []
+        return 0, []
+    return n, sorted(names)
+
+
+def weigh(root: str | os.PathLike[str]) -> tuple[dict[str, float], dict[str, list[str]]]:
+    """Estimated items below each plain folder of `root` (by path relative to it; "": the
+    root, counted with its own items), and the plain subfolders of each folder listed. The
+    folders below the last level listed (see WEIGH_LISTINGS) each count as many items as
+    that level's mean folder holds."""
+    own: dict[str, int] = {}
+    kids: dict[str, list[str]] = {}
+    level = [""]
+    mean = 0.0
+    while level and len(own) + len(level) <= WEIGH_LISTINGS:
+        below = []
+        for rel in level:
+            own[rel], names = _listing(os.path.join(root, rel))
+            kids[rel] = [f"{rel}/{n}" if rel else n for n in names]
+            below.extend(kids[rel])
+        mean = sum(own[rel] for rel in level) / len(level)
+        level = below
+    weight = dict.fromkeys(level, mean)
+    for rel in reversed(own):  # listed level by level: a folder's subfolders come first
+        weight[rel] = own[rel] + sum(weight[k] for k in kids[rel])
+    return weight, kids
 
 
 def child_folders(side: Side) -> frozenset[str]:
-    """Keys of the endpoint's top-level folders for the child: every second one by name.
+    """Keys of the endpoint's folders for the child: about half its weight (`weigh`),
+    whole folders where they fit, else the subfolders of one too heavy for what is left.
 
-    Empty when the endpoint cannot be listed or has fewer than two folders (nothing worth
-    sharing)."""
-    names = plain_folders(side.endpoint)
-    return frozenset(side.full_key(n) for n in names[1::2][:MAX_CHILD_FOLDERS])
+    Empty when the endpoint cannot be listed or holds no plain folder with anything in it
+    (nothing worth sharing)."""
+    weight, kids = weigh(side.endpoint)
+    total = weight[""]
+    room, slack = total / 2, total * SLACK
+    units = sorted(kids[""], key=weight.__getitem__, reverse=True)
+    mine: list[str] = []
+    while units and room > slack and len(mine) < MAX_CHILD_FOLDERS:
+        rel = units.pop(0)
+        if 0 < weight[rel] <= room + slack:
+            mine.append(rel)
+            room -= weight[rel]
+        elif kids.get(rel):
+            units = sorted(units + kids[rel], key=weight.__getitem__, reverse=True)
+    return frozenset(side.full_key(rel) for rel in mine)
 
 
 # One scan: a side, the subtree (None: the whole location), folders it leaves to another.

@@ -83,8 +83,9 @@ def test_a_shared_scan_indexes_what_one_scan_does(library, tmp_path: Path, monke
         return shared
 
     try:
-        # Every second top-level folder by name (a b c d e): the child's.
-        assert both() == (["b", "d"], [4, 4])  # top.txt, a/*, c/*: here; b/*, d/*: child
+        # About half the items by weight (a, b, d: 3 each; c: 1; e: 0; 18 with the root's
+        # own, .spacesync included): a, b and d are the child's; top.txt and c/*: here.
+        assert both() == (["a", "b", "d"], [2, 6])
         assert len(_rows(library.data_dir, loc.id)) == 17
         # Changes in both parts: a file gone from a child's folder, a folder of the child's
         # become a file, a file added in this process's part, a folder gone at the top.
@@ -93,7 +94,7 @@ def test_a_shared_scan_indexes_what_one_scan_does(library, tmp_path: Path, monke
         (root / "d").write_text("a file now")
         (root / "c" / "new.txt").write_text("n")
         shutil.rmtree(root / "a")
-        assert both() == (["c"], [3, 2])  # folders now: b c e
+        assert both() == (["b", "c"], [2, 3])  # folders now: b c e (2, 2, 0 of 11)
         paths = [r[0] for r in _rows(library.data_dir, loc.id)]
         assert "b/sub/z.txt" not in paths and "d/v.txt" not in paths and "a" not in paths
         assert "c/new.txt" in paths and "d" in paths
@@ -120,9 +121,44 @@ def test_only_plain_folder_names_are_shared(tmp_path: Path):
     root = tmp_path / "loc"
     for name in ("a", "b", "c", "d", f"{NFD}1", f"{NFD}2", ".spacesync"):
         (root / name).mkdir(parents=True)
+        (root / name / "x").write_text("x")
     (root / "f").write_text("a file")
     os.symlink("a", root / "g")
+    (root / "empty").mkdir()
     side = Side("source", 1, root.parent, "loc")
-    assert scan_split.child_folders(side) == {"loc/b", "loc/d"}
+    # Weighs 14 items: the four plain folders with a file are about half; the NFD-named
+    # ones, the symlink, the app's own folder and an empty one are never the child's.
+    assert scan_split.child_folders(side) == {"loc/a", "loc/b", "loc/c", "loc/d"}
     (root / "lonely").mkdir()
     assert scan_split.child_folders(Side("source", 1, root / "lonely", "")) == frozenset()
+
+
+def test_one_big_folder_is_shared_by_its_subfolders(library, tmp_path: Path, monkeypatch):
+    """A tree that is nearly all one folder is still shared evenly: the child takes some of
+    that folder's subfolders (sharing top-level folders only, it got the small one alone),
+    and the index is the one a single scan leaves."""
+    root = tmp_path / "loc"
+    files = {f"big/{s}/f{i}.txt": s for s in ("p", "q", "r", "s") for i in range(6)}
+    files.update({"small/one.txt": "1", "top.txt": "t"})
+    write_tree(root, files)
+    loc = add_location(library, root)
+    child, seen = _shared_scan(library, Side("source", loc.id, root, ""), monkeypatch)
+    assert sorted(child) == ["big/p", "big/q", "small"]
+    assert seen == [13, 13]  # big/r, big/s and top.txt here
+    alone = open_library(tmp_path / "alone")
+    try:
+        alone_loc = add_location(alone, root)
+        scan_location(alone, alone_loc.id)
+        assert _rows(library.data_dir, loc.id) == _rows(alone.data_dir, alone_loc.id)
+    finally:
+        alone.close()
+
+
+def test_weighing_counts_unlisted_folders_as_the_last_level_listed(tmp_path, monkeypatch):
+    write_tree(tmp_path, {"a/b/c/1": "", "a/b/c/2": "", "a/b/3": "", "a/b/4": "", "z/5": ""})
+    monkeypatch.setattr(scan_split, "WEIGH_LISTINGS", 4)  # the root, a, z, a/b: not a/b/c
+    weight, kids = scan_split.weigh(tmp_path)
+    assert kids == {"": ["a", "z"], "a": ["a/b"], "z": [], "a/b": ["a/b/c"]}
+    # a/b/c is not listed: it weighs as a/b's level does (3 items: c, 3, 4).
+    assert weight["a/b/c"] == 3 and weight["a/b"] == 6 and weight["a"] == 7
+    assert weight[""] == 2 + 7 + 1
