@@ -67,6 +67,19 @@ class Side:
         rel = self._disk_rel(key, other)
         return f"{self._endpoint_str}/{key if rel is None else rel}"
 
+    def abs_paths(self, keys: list[str], other: Side | None = None) -> list[str]:
+        """`abs_path` of each of `keys`, in one loop (100k of them: no call per key)."""
+        end, mine, theirs = self._endpoint_str, self.disk, other.disk if other else {}
+        if not mine and not theirs:
+            return [f"{end}/{k}" for k in keys]
+        out = []
+        for k in keys:
+            rel = mine.get(k)
+            if rel is None:
+                rel = theirs.get(k)
+            out.append(f"{end}/{k if rel is None else rel}")
+        return out
+
     def disk_key(self, full: str, raw: bytes) -> str:
         """`side.disk`'s value for an entry of this side stored at `full` with `raw`."""
         rel = disk_rel(full, raw)
