@@ -734,9 +734,10 @@ def _durable(
         return [], []
     jobs, folders = work.jobs, work.folders
     loose = {os.path.dirname(jobs[i].dst) for i, s in unlanded if not s.dev or s.dev not in synced}
-    loose.update(
-        os.path.dirname(folders[f].dst) for f, dev in placed if not dev or dev not in synced
-    )
+    for f, dev in placed:
+        if not dev or dev not in synced:
+            # The folder too: renaming it rewrote its own `..` entry.
+            loose.update((os.path.dirname(folders[f].dst), folders[f].dst))
     try:
         transfer.sync_dirs(loose)
     except OSError as e:

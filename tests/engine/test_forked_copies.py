@@ -215,6 +215,40 @@ def test_a_copy_reaches_the_base_only_after_its_rename_is_durable(
         ), f"{key} was recorded before its rename was made durable"
 
 
+def test_a_new_folder_left_empty_is_made_durable_too(
+    library, mirror, tmp_path: Path, forking: Forking, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new folder whose only file changed at the source once staged is placed empty: no
+    file of it is made durable, so the folder itself must be (its rename rewrote its `..`)."""
+    src, dst, c = mirror
+    (src / "solo").mkdir()
+    (src / "solo" / "only.txt").write_text("as planned")
+    log = tmp_path / "dirs.log"
+    real_durable, real_sync_dirs = transfer.make_durable, transfer.sync_dirs
+
+    def edit_once_staged(staged):  # type: ignore[no-untyped-def]
+        if any(s.tmp_path.endswith(os.sep + "only.txt") for s in staged):
+            (src / "solo" / "only.txt").write_text("edited after it was copied")
+        return real_durable(staged)
+
+    def sync_dirs(dirs):  # type: ignore[no-untyped-def]
+        dirs = {os.fspath(d) for d in dirs}
+        real_sync_dirs(dirs)
+        with open(log, "a") as f:  # the workers' calls, from their processes
+            f.write("".join(f"{d}\n" for d in dirs))
+
+    monkeypatch.setattr(transfer, "make_durable", edit_once_staged)
+    monkeypatch.setattr(transfer, "sync_dirs", sync_dirs)
+
+    forking.ready()
+    r = _sync(library, c.id)
+
+    assert forking.used()
+    assert [(e["path"], e["action"]) for e in r.errors] == [("solo/only.txt", "copy")]
+    assert os.listdir(dst / "solo") == []
+    assert str(dst / "solo") in log.read_text().splitlines()
+
+
 def test_new_folders_arrive_whole_and_nothing_in_their_way_is_replaced(
     library, mirror, forking: Forking, monkeypatch: pytest.MonkeyPatch
 ) -> None:
