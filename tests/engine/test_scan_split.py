@@ -162,3 +162,10 @@ def test_weighing_counts_unlisted_folders_as_the_last_level_listed(tmp_path, mon
     # a/b/c is not listed: it weighs as a/b's level does (3 items: c, 3, 4).
     assert weight["a/b/c"] == 3 and weight["a/b"] == 6 and weight["a"] == 7
     assert weight[""] == 2 + 7 + 1
+    # A level whose listings would pass the item budget is not listed at all: its folders
+    # count alike, as the last level listed's mean folder (a/b as a and z: 1 item).
+    monkeypatch.setattr(scan_split, "WEIGH_LISTINGS", 256)
+    monkeypatch.setattr(scan_split, "WEIGH_ITEMS", 4)  # the root 2, a 1, z 1; a/b's 3: over
+    weight, kids = scan_split.weigh(tmp_path)
+    assert kids == {"": ["a", "z"], "a": ["a/b"], "z": []}
+    assert weight["a/b"] == 1 and weight["a"] == 2 and weight["z"] == 1
