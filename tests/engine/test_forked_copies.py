@@ -8,6 +8,7 @@ threads of its own (the CLI checks it for real). Each test runs both ways."""
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 import stat
 import time
@@ -19,6 +20,7 @@ import pytest
 from spacesync_gui.engine import executor, forked_copies, snapshots, transfer
 from spacesync_gui.engine.conduits import add_conduit
 from spacesync_gui.engine.events import ItemFinished
+from spacesync_gui.engine.plan import Item
 from spacesync_gui.engine.service import FileSyncService
 from tests.engine.test_indexer import entries
 from tests.sync_helpers import read_tree, temp_files, versions_content, write_tree
@@ -608,3 +610,35 @@ def test_copy_workers_end_with_the_process_that_forked_them(
     while not _ended(worker) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert _ended(worker)  # killed with its helper, not copying behind the next run's back
+
+
+def test_the_work_handed_to_the_copy_helper_arrives_as_it_was(tmp_path: Path) -> None:
+    """What the app's engine pickles for its CopyHelper (in columns, see Copies.__reduce__)
+    unpickles to the same jobs: paths, items (as Items), staging roots, one Remover shared
+    by its jobs as before, new folders and chunks."""
+    remover = transfer.Remover(tmp_path, "versioning", "2026-11-27_160000")
+    other = transfer.Remover(tmp_path / "b", "trash", "2026-11-27_160000")
+    jobs = [
+        forked_copies.Job(
+            f"/src/d{i}/f.txt",
+            Item("file", i, 10**18 + i, None if i % 2 else f"{i:032x}", None, 0o640, 7 + i),
+            f"/dst/d{i}/f.txt",
+            "/dst/.spacesync/tmp" if i < 3 else "/b/.spacesync/tmp",
+            remover if i < 3 else other,
+            folder=i - 1,
+        )
+        for i in range(5)
+    ]
+    work = forked_copies.Copies(
+        jobs, [range(0, 3), range(3, 5)], 2, [forked_copies.NewFolder("/dst/d1", 0o750)]
+    )
+    back = pickle.loads(pickle.dumps(work, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def plain(w: forked_copies.Copies) -> tuple:  # type: ignore[type-arg]
+        fields = [(j.src, j.item, j.dst, j.tmp_root, j.folder) for j in w.jobs]
+        removers = [(j.remover.root, j.remover.mode, j.remover.stamp) for j in w.jobs]
+        return fields, removers, list(w.chunks), w.workers, list(w.folders)
+
+    assert plain(back) == plain(work)
+    assert all(type(j.item) is Item for j in back.jobs)
+    assert back.jobs[0].remover is back.jobs[2].remover is not back.jobs[3].remover
