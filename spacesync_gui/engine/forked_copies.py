@@ -238,13 +238,48 @@ def run_here(
             worker.abandon()
 
 
+class _Unreported:
+    """The jobs and new folders of some chunks not reported yet: crossed off as their
+    reports are handed on, failed when whoever should report them is gone."""
+
+    def __init__(self, jobs: Sequence[Job], chunks: Sequence[Sequence[int]]) -> None:
+        self.jobs = {i for c in chunks for i in c}
+        self.folders = _folders_of(jobs, chunks)
+
+    def relay(self, on: Reports) -> Reports:
+        """`on`, crossing off what it is told."""
+
+        def landed(batch: list[Landed]) -> None:
+            self.jobs.difference_update(item[0] for item in batch)
+            on.landed(batch)
+
+        def failed(index: int, message: str) -> None:
+            self.jobs.discard(index)
+            on.failed(index, message)
+
+        def made(folders: list[int]) -> None:
+            self.folders.difference_update(folders)
+            on.folders_made(folders)
+
+        def unmade(folder: int, message: str) -> None:
+            self.folders.discard(folder)
+            on.folder_failed(folder, message)
+
+        return Reports(landed, failed, on.copied_bytes, made, unmade)
+
+    def fail(self, on: Reports) -> None:
+        for index in sorted(self.jobs):
+            on.failed(index, WORKER_DIED)
+        for folder in sorted(self.folders):
+            on.folder_failed(folder, WORKER_DIED)
+
+
 class _Worker:
-    def __init__(self, pid: int, fd: int, todo: set[int], todo_folders: set[int]) -> None:
+    def __init__(self, pid: int, fd: int, left: _Unreported) -> None:
         self.pid = pid
         self.fd = fd
         self.frames = _Frames(fd)
-        self.todo = todo  # job indices not reported yet
-        self.todo_folders = todo_folders  # the same for new folders
+        self.left = left  # what it has not reported yet
         self.done = False
 
     @classmethod
@@ -266,27 +301,23 @@ class _Worker:
 
         pid = fork_child(worker)
         os.close(write_fd)
-        todo = {i for c in chunks for i in c}
-        return cls(pid, read_fd, todo, _folders_of(work.jobs, chunks))
+        return cls(pid, read_fd, _Unreported(work.jobs, chunks))
 
     def handle(self, msg: object, on: Reports) -> None:
         if msg == "done":
             self.done = True
             return
         ok, bad, nbytes, made, unmade = cast(_Report, msg)
+        on = self.left.relay(on)
         if nbytes:
             on.copied_bytes(nbytes)
         if made:
-            self.todo_folders.difference_update(made)
             on.folders_made(made)
         for folder, message in unmade:
-            self.todo_folders.discard(folder)
             on.folder_failed(folder, message)
         if ok:
-            self.todo.difference_update(item[0] for item in ok)
             on.landed(ok)
         for index, message in bad:
-            self.todo.discard(index)
             on.failed(index, message)
 
     def finish(self, on: Reports, stopping: bool) -> None:
@@ -294,13 +325,9 @@ class _Worker:
         _, status = os.waitpid(self.pid, 0)
         if self.done and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
             return  # what it did not report, it did not attempt (asked to stop)
-        failed, folder_failed = on.failed, on.folder_failed
         if not stopping:
             log.warning("copy worker %d ended with status %d", self.pid, status)
-        for index in sorted(self.todo):
-            failed(index, WORKER_DIED)
-        for folder in sorted(self.todo_folders):
-            folder_failed(folder, WORKER_DIED)
+        self.left.fail(on)
 
     def abandon(self) -> None:
         os.close(self.fd)  # its next report fails (broken pipe) and it leaves
@@ -417,8 +444,15 @@ class CopyHelper:
         should_stop: Callable[[], bool],
         on: Reports,
     ) -> bool:
-        todo = {i for c in work.chunks for i in c}
-        todo_folders = _folders_of(work.jobs, work.chunks)
+        left = _Unreported(work.jobs, work.chunks)
+        tracked = left.relay(on)
+        relayed: dict[str, Callable[..., None]] = {  # the kinds `_serve` relays
+            "landed": tracked.landed,
+            "failed": tracked.failed,
+            "bytes": tracked.copied_bytes,
+            "made": tracked.folders_made,
+            "unmade": tracked.folder_failed,
+        }
         with self._lock:
             frames = _Frames(self._rep)
             stopping = False
@@ -435,30 +469,14 @@ class CopyHelper:
                         if msg[0] == "end":  # type: ignore[index]
                             return bool(msg[1])  # type: ignore[index]
                         for kind, *args in msg[1]:  # type: ignore[index]
-                            if kind == "landed":
-                                todo.difference_update(item[0] for item in args[0])
-                                on.landed(args[0])
-                            elif kind == "failed":
-                                todo.discard(args[0])
-                                on.failed(*args)
-                            elif kind == "made":
-                                todo_folders.difference_update(args[0])
-                                on.folders_made(args[0])
-                            elif kind == "unmade":
-                                todo_folders.discard(args[0])
-                                on.folder_failed(*args)
-                            else:
-                                on.copied_bytes(*args)
+                            relayed[kind](*args)
                     if frames.eof:
                         break
             except OSError:  # broken pipe: the helper is gone
                 pass
             self._dead = True
             log.warning("the copy helper process ended during a run; copying with threads")
-        for index in sorted(todo):
-            on.failed(index, WORKER_DIED)
-        for folder in sorted(todo_folders):
-            on.folder_failed(folder, WORKER_DIED)
+        left.fail(on)
         return stopping
 
     def call(self, fn: Callable[[Library], Any]) -> HelperCall | None:

@@ -776,13 +776,6 @@ def _replace_into(staged: Staged, dst: str) -> None:
     _unlink_quiet(staged.tmp_path)
 
 
-def _place_new(staged: Staged, dst: str) -> bool:
-    """renameat2(RENAME_NOREPLACE) the temp to `dst`: True when done, False when the
-    caller must take the checked path (flag unsupported, or another file system).
-    Raises DestinationChanged when something appeared at `dst`."""
-    return _rename_new(staged.tmp_path, dst)
-
-
 def place_new_dir(path: str, dst: str) -> bool:
     """Rename the private folder `path` (its files staged and durable) to `dst`, where
     nothing may be: the whole folder appears at once, one rename instead of one per file.
@@ -795,6 +788,9 @@ def place_new_dir(path: str, dst: str) -> bool:
 
 
 def _rename_new(path: str, dst: str) -> bool:
+    """renameat2(RENAME_NOREPLACE) `path` to `dst`: True when done, False when the caller
+    must take the checked path (flag unsupported, or another file system). Raises
+    DestinationChanged when something appeared at `dst`."""
     if (
         _renameat2(
             _AT_FDCWD,
@@ -846,7 +842,7 @@ def commit_file(
             # Nothing expected there: one atomic no-clobber rename instead of a check
             # followed by a replace (fewer syscalls, and no window between the two).
             ensure_dir(os.path.dirname(dst))
-            if _place_new(staged, dst):
+            if _rename_new(staged.tmp_path, dst):
                 return
         reason = mismatch(dst, expect_dst)
         if reason:
