@@ -35,7 +35,7 @@ _DIGEST_RECIPE = b"spacesync folder digest 1\0"
 Pending = tuple[str, str, str, bool]
 
 _BY_FD = os.scandir in os.supports_fd
-_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
 _S_IFMT = 0o170000
 _S_IFREG = stat.S_IFREG
 _S_IFDIR = stat.S_IFDIR
@@ -55,7 +55,7 @@ def list_dir(
     fd = -1
     try:
         if _BY_FD:
-            fd = os.open(dir_path, _DIR_FLAGS)
+            fd = os.open(dir_path, DIR_FLAGS)
             it = os.scandir(fd)
         else:
             it = os.scandir(dir_path)

@@ -596,6 +596,7 @@ def stage_file(
     dst: StrPath | None = None,
     durable: bool = False,
     name: str | None = None,
+    private: bool = False,
 ) -> Staged:
     """Copy `src` into a new temp file, verified against the indexed size and xxh3-128.
 
@@ -603,8 +604,9 @@ def stage_file(
     straight away when tmp_dir is on another file system; `durable=True` fsyncs here
     (otherwise call `make_durable` before `commit_file`). `name`: the temp's name in
     tmp_dir instead of a fresh temp name (a private staging folder's file takes its final
-    name, see `place_new_dir`). Raises SourceChanged (temp removed) when the bytes read are
-    not the ones the scan saw.
+    name, see `place_new_dir`). `private`: tmp_dir is a folder only its owner can enter
+    (0o700), so the temp is made with its final permission bits at once. Raises
+    SourceChanged (temp removed) when the bytes read are not the ones the scan saw.
     """
     if expect_src.kind != FILE:
         raise ValueError(f"stage_file copies files, not a {expect_src.kind}")
@@ -626,14 +628,19 @@ def stage_file(
             raise SourceChanged(src, f"it is now a {kind_of(st)}")
         if st.st_size != expect_src.size or st.st_mtime_ns != expect_src.mtime_ns:
             raise SourceChanged(src, "it was modified")
-        # 0o600 until verified: a half-written copy of a private file stays private.
+        want = stat.S_IMODE(expect_src.mode) if expect_src.mode else 0  # 0: none to give
+        # 0o600 until verified: a half-written copy of a private file stays private. In a
+        # private folder nobody else can reach it anyway: its own bits at once, and one
+        # fchmod less for each of a new folder's files (~0.07 CPU-s per W1 mirror).
+        at_once = private and want != 0
+        create = want if at_once else 0o600
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_BINARY
         try:
-            fout = os.open(tmp_path, flags, 0o600)
+            fout = os.open(tmp_path, flags, create)
         except FileNotFoundError:  # the temp folder went away since we last made it
             _known_dirs.discard(folder)
             ensure_dir(folder)
-            fout = os.open(tmp_path, flags, 0o600)
+            fout = os.open(tmp_path, flags, create)
         size, digest = _stream(
             fin, fout, expect_src.size, limiter, progress, src, writeback=durable
         )
@@ -645,21 +652,25 @@ def stage_file(
         if after.st_size != st.st_size or after.st_mtime_ns != st.st_mtime_ns:
             # Without a scan hash (deferred.py) this is what tells a torn read.
             raise SourceChanged(src, "it was modified while being copied")
-        if expect_src.mode:
+        if want and not at_once:
             if hasattr(os, "fchmod"):
-                os.fchmod(fout, stat.S_IMODE(expect_src.mode))
+                os.fchmod(fout, want)
             else:  # pragma: no cover - Windows before 3.13
-                os.chmod(tmp_path, stat.S_IMODE(expect_src.mode))
+                os.chmod(tmp_path, want)
         times = (st.st_atime_ns, expect_src.mtime_ns)
         if os.utime in os.supports_fd:
             os.utime(fout, ns=times)  # last: nothing may write after it
         else:  # pragma: no cover
             os.utime(tmp_path, ns=times)
+        tmp_st = os.fstat(fout)
+        mode = stat.S_IMODE(tmp_st.st_mode)
+        if at_once and mode != want:  # the umask took bits away (fchmod leaves mtime be)
+            os.fchmod(fout, want)
+            mode = want
         if durable or _IS_WINDOWS:
             # Windows cannot fsync a read-only file later, so it always syncs here.
             os.fsync(fout)
             durable = True
-        tmp_st = os.fstat(fout)
         os.close(fout)
         fout = -1
     except BaseException:
@@ -676,7 +687,7 @@ def stage_file(
         sibling=sibling,
         durable=durable,
         inode=tmp_st.st_ino,
-        mode=stat.S_IMODE(tmp_st.st_mode),
+        mode=mode,
         dev=tmp_st.st_dev,
     )
 

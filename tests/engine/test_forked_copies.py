@@ -251,6 +251,49 @@ def test_a_new_folder_left_empty_is_made_durable_too(
     assert str(dst / "solo") in log.read_text().splitlines()
 
 
+@pytest.mark.parametrize("umask", [0o022, 0o077], ids=["umask022", "umask077"])
+def test_copies_being_staged_are_out_of_others_reach_and_land_with_their_own_bits(
+    library, mirror, tmp_path: Path, forking: Forking, monkeypatch: pytest.MonkeyPatch, umask: int
+) -> None:
+    """A new folder's files are made with their final bits at once: what keeps a half-made
+    copy of a file from others is then the folder it is staged in, only its owner's until
+    it gets its own bits and is put in place; and a umask that takes bits away changes
+    none of the copies' bits."""
+    src, dst, c = mirror
+    os.chmod(src / "d3" / "sub0" / "f3.txt", 0o604)
+    os.chmod(src / "d4" / "sub1" / "f4.txt", 0o755)
+    log = tmp_path / "staged.log"
+    real_stage = transfer.stage_file
+
+    def stage(path, item, tmp_dir, **kw):  # type: ignore[no-untyped-def]
+        staged = real_stage(path, item, tmp_dir, **kw)
+        folder, made = os.stat(tmp_dir).st_mode, os.stat(staged.tmp_path).st_mode
+        with open(log, "a") as f:  # from the workers' processes
+            f.write(f"{stat.S_IMODE(folder)} {stat.S_IMODE(made)}\n")
+        return staged
+
+    monkeypatch.setattr(transfer, "stage_file", stage)
+    old = os.umask(umask)
+    try:
+        forking.ready()  # the helper and the workers take this umask with them
+        r = _sync(library, c.id)
+    finally:
+        os.umask(old)
+
+    assert r.status == "completed" and not r.errors and forking.used()
+    staged = [tuple(int(m) for m in line.split()) for line in log.read_text().splitlines()]
+    assert len(staged) == FILES
+    for folder, made in staged:  # others can read it or enter where it is: never both
+        assert not (made & 0o044 and folder & 0o011), (oct(folder), oct(made))
+    assert any(made == 0o604 for _, made in staged) or umask & 0o004
+    for rel in read_tree(src):
+        if (src / rel).is_file():
+            want = stat.S_IMODE(os.lstat(src / rel).st_mode)
+            assert stat.S_IMODE(os.lstat(dst / rel).st_mode) == want, rel
+    target = entries(library, c.target_location_id)
+    assert target["d4/sub1/f4.txt"].mode == 0o755 and target["d3/sub0/f3.txt"].mode == 0o604
+
+
 def test_new_folders_arrive_whole_and_nothing_in_their_way_is_replaced(
     library, mirror, forking: Forking, monkeypatch: pytest.MonkeyPatch
 ) -> None:
