@@ -59,12 +59,20 @@ def space_problem(plan: Plan, endpoints: dict[str, Path]) -> str | None:
             for a in plan.actions
             if a.side == side and a.op == COPY and a.item is not None and a.item.kind == "file"
         )
-        if not need:
-            continue
-        free = shutil.disk_usage(folder).free
-        if need + FREE_SPACE_MARGIN > free:
-            return (
-                f"not enough free space on the {side} side: {need / 1e6:.1f} MB to copy, "
-                f"{free / 1e6:.1f} MB free in {folder}"
-            )
+        problem = free_space_problem(side, need, folder)
+        if problem:
+            return problem
+    return None
+
+
+def free_space_problem(side: str, need: int, folder: Path) -> str | None:
+    """Why `need` bytes copied into `folder` (on the `side` side) would not fit, if so."""
+    if not need:
+        return None
+    free = shutil.disk_usage(folder).free
+    if need + FREE_SPACE_MARGIN > free:
+        return (
+            f"not enough free space on the {side} side: {need / 1e6:.1f} MB to copy, "
+            f"{free / 1e6:.1f} MB free in {folder}"
+        )
     return None

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from . import deferred, digest_rescan, journal, models, scan_split, transfer, verify
+from . import deferred, digest_rescan, first_mirror, journal, models, scan_split, transfer, verify
 from .clean_token import read_token, settings_digest
 from .conduits import ConduitInfo, get_conduit, left_out
 from .db import Library
@@ -395,6 +395,12 @@ class FileSyncService:
         phase = self._phase_emitter(conduit.id, report.dry_run)
         phase("preflight")
         sides = self._preflight(conduit)
+        first: tuple[str, Snapshot] | None = None  # the index's token after it, its base
+        if self.fork_workers and first_mirror.eligible(self.lib, conduit, sides, report.dry_run):
+            # The copies first, while the source is walked; what follows is their verify.
+            first = self._first_mirror(conduit, sides, report)
+            if report.status == "failed":
+                return  # stopped
         phase("scanning")
         # A mirror's copies hash what they read: its scan need not read new files first.
         self._refresh(sides, load=False, defer=conduit.mode == MIRROR and not report.dry_run)
@@ -411,7 +417,13 @@ class FileSyncService:
             return
         phase("planning")
         plan = self._plan_changed(conduit, sides, token, stored)
-        if plan is None:
+        if plan is None and first is not None and first[0] == token:
+            # Only the first mirror's pass changed the index (the scan found it exact): its
+            # snapshots and base are what loading would read.
+            self._partial = False
+            self._files = {name: files_in(side.snapshot) for name, side in sides.items()}
+            plan = self._plan(conduit, sides, first[1])
+        elif plan is None:
             self._load_all(sides)
             plan = self._plan(conduit, sides)
             if not self._scan_errors and not any(a.op == COPY for a in plan.actions):
@@ -443,8 +455,9 @@ class FileSyncService:
             report.bytes_transferred = 0
             report.errors = list(self._scan_errors)
             return
-        report.generation = self._start_generation(conduit.id)
-        self.emit(RunStarted(conduit.id, report.generation))
+        if report.generation is None:  # else begun by the first mirror's pass
+            report.generation = self._start_generation(conduit.id)
+            self.emit(RunStarted(conduit.id, report.generation))
         phase("executing")
         # A plan that only adds (an initial sync, new files): its verify can plan with the
         # snapshots as the executor leaves them (see _verify). Deletes and moves reshape the
@@ -486,6 +499,34 @@ class FileSyncService:
                 if self._only_ours(conduit, token):
                     self._set_clean(token)
         self._prune(conduit, sides)
+
+    def _first_mirror(
+        self, conduit: ConduitInfo, sides: dict[str, Side], report: RunReport
+    ) -> tuple[str, Snapshot]:
+        """The first mirror's pass (first_mirror.py): the index's token after it, and the
+        base it wrote. A stopped pass fails the run (the next run completes the work)."""
+
+        def begin() -> None:
+            report.generation = self._start_generation(conduit.id)
+            self.emit(RunStarted(conduit.id, report.generation))
+            self._phase_emitter(conduit.id, report.dry_run)("executing")
+
+        done = first_mirror.run(
+            self.lib,
+            conduit,
+            sides,
+            self.should_stop or (lambda: False),
+            begin,
+            time.strftime("%Y-%m-%d_%H%M%S"),
+        )
+        report.copied += done.copied
+        report.bytes_transferred += done.bytes
+        # The run's own scan must see all of both sides, whatever a watcher vouched for.
+        self.trusted_dirty = None
+        if done.stopped:
+            report.status = "failed"
+            report.reason = "stopped before the end; the next run completes the work"
+        return self._token(conduit)[0], done.kept
 
     def _verify(self, conduit: ConduitInfo, sides: dict[str, Side], plan: Plan) -> tuple[Plan, str]:
         """Check what the run touched and plan again (SPEC 3.1 step 6).

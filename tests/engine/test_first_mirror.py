@@ -1,0 +1,228 @@
+"""A mirror's first run into an empty folder copies while its workers walk the source
+(first_mirror.py), then scans, plans and copies what is left as every run does.
+
+Real library, real folders, real forks (`can_fork` forced: pytest may run threads of its
+own; the CLI checks it for real). A run with the pass is compared with the same run the
+usual way, on a second library and target: same files, same index, same base."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from spacesync_gui.engine import first_mirror, forked_copies, forked_scans
+from spacesync_gui.engine.conduits import add_conduit
+from spacesync_gui.engine.db import open_library
+from spacesync_gui.engine.service import FileSyncService
+from tests.sync_helpers import read_tree, temp_files, write_tree
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
+
+FILES = 90
+
+
+@pytest.fixture
+def passes(monkeypatch: pytest.MonkeyPatch) -> list[first_mirror.Done]:
+    """Small thresholds, forks allowed; the passes that ran, as they ended."""
+    monkeypatch.setattr(forked_copies, "FORK_MIN_FILES", 10)
+    monkeypatch.setattr("spacesync_gui.engine.executor.CHUNK_FILES", 16)
+    for mod in (forked_copies, forked_scans):
+        monkeypatch.setattr(mod, "can_fork", lambda: True)
+    monkeypatch.setattr(first_mirror, "_MAX_BYTES", 400)  # the larger ones: the run's own
+    done: list[first_mirror.Done] = []
+    real = first_mirror.run
+
+    def run(*a, **kw):  # type: ignore[no-untyped-def]
+        done.append(real(*a, **kw))
+        return done[-1]
+
+    monkeypatch.setattr(first_mirror, "run", run)
+    return done
+
+
+def _source(src: Path) -> None:
+    write_tree(
+        src,
+        {
+            **{f"d{i % 4}/sub{i % 3}/f{i}.txt": "x" * (i * 7 % 600) for i in range(FILES)},
+            **{f"d{i % 4}/g{i}.txt": f"beside the subfolders {i}" for i in range(8)},
+            "top.txt": "in the endpoint itself",
+            "d1/sub1/deeper/leaf.txt": "three levels down",
+        },
+    )
+    (src / "empty").mkdir()
+    (src / "d2" / "link").symlink_to("sub0")
+    (src / unicodedata.normalize("NFD", "café.txt")).write_text("its key is NFC")
+    os.chmod(src / "d3" / "sub1", 0o750)
+    os.chmod(src / "d0" / "g0.txt", 0o604)
+
+
+def _rows(data_dir: Path) -> dict[str, list[tuple[object, ...]]]:
+    """The index as a run leaves it, without what differs between two copies (inodes, ids,
+    times of indexing)."""
+    with sqlite3.connect(data_dir / "library.sqlite") as db:
+        return {
+            "entries": sorted(
+                db.execute(
+                    "SELECT location_id, path, raw, kind, size, mode, hash, link, "
+                    "CASE WHEN kind = 'dir' THEN 0 ELSE mtime_ns END FROM entries"
+                )
+            ),
+            "base": sorted(
+                db.execute(
+                    "SELECT path, kind, size, hash, link, "
+                    "CASE WHEN kind = 'dir' THEN 0 ELSE mtime_ns END FROM base_entries"
+                )
+            ),
+        }
+
+
+def _mirror(tmp_path: Path, name: str, src: Path) -> tuple[Path, Path, int]:
+    data, dst = tmp_path / f"data-{name}", tmp_path / f"dst-{name}"
+    dst.mkdir()
+    lib = open_library(data)
+    try:
+        c = add_conduit(lib, src, dst, "mirror")
+    finally:
+        lib.close()
+    return data, dst, c.id
+
+
+def _sourced(tmp_path: Path, name: str) -> tuple[Path, Path, Path, int]:
+    """The usual source tree (`_source`) and a new mirror of it: source, data dir, target,
+    conduit id."""
+    src = tmp_path / "src"
+    _source(src)
+    return (src, *_mirror(tmp_path, name, src))
+
+
+def _sync(data: Path, cid: int, **kw):  # type: ignore[no-untyped-def]
+    lib = open_library(data)
+    try:
+        return FileSyncService(lib, fork_workers=True, **kw).sync(cid)
+    finally:
+        lib.close()
+
+
+def test_a_first_mirror_copies_as_it_walks_and_leaves_what_the_usual_way_leaves(
+    tmp_path: Path, passes: list[first_mirror.Done], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src, data, dst, cid = _sourced(tmp_path, "pass")
+    data2, dst2, cid2 = _mirror(tmp_path, "usual", src)
+
+    r = _sync(data, cid)
+    assert len(passes) == 1 and passes[0].copied > FILES // 2
+    monkeypatch.setattr(first_mirror, "eligible", lambda *a: False)
+    usual = _sync(data2, cid2)
+
+    for report in (r, usual):
+        assert report.status == "completed" and report.verified and not report.errors
+    assert (r.copied, r.bytes_transferred) == (usual.copied, usual.bytes_transferred)
+    # Links, the NFD name, larger files and the empty folder came with the run that followed.
+    assert read_tree(dst, all_dirs=True) == read_tree(src, all_dirs=True)
+    assert os.readlink(dst / "d2" / "link") == "sub0"
+    for rel in ("d3/sub1", "d0/g0.txt"):
+        assert os.lstat(dst / rel).st_mode == os.lstat(src / rel).st_mode
+    assert _rows(data) == _rows(data2)
+    assert temp_files(dst) == []
+    again = _sync(data, cid)
+    assert (again.copied, again.deleted, again.errors, len(passes)) == (0, 0, [], 1)
+
+
+def test_when_its_scan_finds_the_index_as_the_pass_left_it_nothing_is_loaded_again(
+    tmp_path: Path, passes: list[first_mirror.Done], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Plain folders and files only: the pass indexed all of it, the run's scan changes
+    nothing, and it plans with what the pass kept instead of reading the index again."""
+    src = tmp_path / "src"
+    write_tree(src, {f"d{i % 5}/s{i % 2}/f{i}.txt": "y" * (i % 300) for i in range(FILES)})
+    data, dst, cid = _mirror(tmp_path, "plain", src)
+    data2, dst2, cid2 = _mirror(tmp_path, "usual", src)
+    loads: list[str] = []
+    real_load = FileSyncService._load_all
+
+    def load_all(self, sides):  # type: ignore[no-untyped-def]
+        loads.append("loaded")
+        real_load(self, sides)
+
+    monkeypatch.setattr(FileSyncService, "_load_all", load_all)
+    r = _sync(data, cid)
+    assert r.status == "completed" and r.verified and not r.errors
+    assert r.copied == FILES and passes[0].copied == FILES and loads == []
+    monkeypatch.setattr(first_mirror, "eligible", lambda *a: False)
+    usual = _sync(data2, cid2)
+    assert usual.copied == FILES and loads == ["loaded"]
+    assert read_tree(dst, all_dirs=True) == read_tree(src, all_dirs=True)
+    assert _rows(data) == _rows(data2)
+    assert _sync(data, cid).copied == 0
+
+
+def test_a_target_holding_anything_or_an_index_is_mirrored_the_usual_way(
+    tmp_path: Path, passes: list[first_mirror.Done]
+) -> None:
+    src, data, dst, cid = _sourced(tmp_path, "full")
+    (dst / "mine.txt").write_text("the user's")
+
+    r = _sync(data, cid)
+
+    assert r.status == "completed" and not passes
+    assert (dst / "mine.txt").exists() is False  # a mirror: moved to the versions store
+    (dst / "d0" / "g0.txt").unlink()
+    again = _sync(data, cid)  # indexed now: the usual way too
+    assert again.copied == 1 and not passes
+
+
+def test_a_pass_that_would_not_fit_is_refused_having_copied_nothing(
+    tmp_path: Path, passes: list[first_mirror.Done], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src, data, dst, cid = _sourced(tmp_path, "tight")
+    seen: list[int] = []
+
+    def no_room(side: str, need: int, folder: Path) -> str:
+        seen.append(need)
+        return f"not enough free space on the {side} side"
+
+    monkeypatch.setattr(first_mirror, "free_space_problem", no_room)
+    r = _sync(data, cid)
+
+    assert r.status == "refused" and "not enough free space" in (r.reason or "")
+    assert seen and seen[0] > 0
+    assert [p.name for p in dst.iterdir()] in ([], [".spacesync"])
+    assert read_tree(dst) == {}
+    assert _rows(data)["base"] == []
+
+
+def test_a_file_changed_after_the_walk_arrives_as_it_is_now(
+    tmp_path: Path, passes: list[first_mirror.Done], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src, data, dst, cid = _sourced(tmp_path, "edit")
+    real_go = first_mirror._Worker.go
+
+    def edit_then_go(self):  # type: ignore[no-untyped-def]
+        (src / "d1" / "sub1" / "f1.txt").write_text("edited after the walk, before the copy")
+        real_go(self)
+
+    monkeypatch.setattr(first_mirror._Worker, "go", edit_then_go)
+    r = _sync(data, cid)
+
+    assert r.status == "completed" and r.verified and not r.errors and passes
+    assert (dst / "d1" / "sub1" / "f1.txt").read_text().startswith("edited after the walk")
+    assert read_tree(dst) == read_tree(src)
+
+
+def test_a_stopped_pass_ends_the_run_and_the_next_run_completes(
+    tmp_path: Path, passes: list[first_mirror.Done]
+) -> None:
+    src, data, dst, cid = _sourced(tmp_path, "stop")
+
+    r = _sync(data, cid, should_stop=lambda: True)
+
+    assert r.status == "failed" and "stopped" in (r.reason or "") and passes[0].stopped
+    assert temp_files(dst) == []
+    again = _sync(data, cid)
+    assert again.status == "completed" and again.verified and not again.errors
+    assert read_tree(dst, all_dirs=True) == read_tree(src, all_dirs=True)
