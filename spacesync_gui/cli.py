@@ -646,6 +646,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(out, str(e), e.exit_code)
     except KeyboardInterrupt:
         return _fail(out, "interrupted", 130)
+    except BrokenPipeError:
+        # Whoever read the output left (`spacesync ... | head`): the command's work is done
+        # or not as it stood, and there is nobody to tell. No more output (flushing the
+        # closed pipe again at exit would only complain once more), no traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
     except Exception as e:  # a bug: one line for the user, the details in a file
         path = _write_crash_report()
         return _fail(

@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 
 from tests.cli_helpers import run_subprocess
 
@@ -54,3 +57,26 @@ def test_program_output_exit_status_and_library_survive_the_fast_exit(tmp_path):
     # Bad input: exit 2, one line on stderr, no traceback.
     r = run_subprocess("sync", "999", data_dir=data)
     assert r.code == 2 and len(r.err.strip().splitlines()) == 1 and "Traceback" not in r.err
+
+
+def test_output_to_a_reader_that_left_ends_quietly(tmp_path):
+    """`spacesync ... | head`: the reader is gone before the output is written. No
+    traceback, no crash report: a failed status and nothing else."""
+    src, dst = _tree(tmp_path / "src", 3), tmp_path / "dst"
+    dst.mkdir()
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write to it fails (EPIPE)
+    try:
+        p = subprocess.run(
+            [sys.executable, "-m", "spacesync_gui.cli", "--data-dir", str(tmp_path / "d")]
+            + ["--json", "conduit", "add", str(src), str(dst), "--mode", "mirror"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert p.returncode == 1
+    assert "Traceback" not in p.stderr and "internal error" not in p.stderr, p.stderr
