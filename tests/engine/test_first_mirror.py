@@ -8,6 +8,7 @@ usual way, on a second library and target: same files, same index, same base."""
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import unicodedata
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 from spacesync_gui.engine import first_mirror, forked_copies, forked_scans
 from spacesync_gui.engine.conduits import add_conduit
 from spacesync_gui.engine.db import open_library
+from spacesync_gui.engine.locations import add_location
 from spacesync_gui.engine.service import FileSyncService
 from tests.sync_helpers import read_tree, temp_files, write_tree
 
@@ -226,3 +228,61 @@ def test_a_stopped_pass_ends_the_run_and_the_next_run_completes(
     again = _sync(data, cid)
     assert again.status == "completed" and again.verified and not again.errors
     assert read_tree(dst, all_dirs=True) == read_tree(src, all_dirs=True)
+
+
+def test_endpoints_inside_locations_take_only_their_own_folders(
+    tmp_path: Path, passes: list[first_mirror.Done], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A conduit between subfolders of two locations: the pass walks only the source's
+    subfolder, writes only into the target's, and leaves the index the usual way would."""
+    runs = {}
+    for name in ("pass", "usual"):
+        s_root, t_root, data = tmp_path / f"S-{name}", tmp_path / f"T-{name}", tmp_path / name
+        if name == "pass":
+            _source(s_root / "inner")
+            (s_root / "beside.txt").write_text("the source location's, not the conduit's")
+        else:  # the same files, times and modes
+            shutil.copytree(tmp_path / "S-pass", s_root, symlinks=True)
+            shutil.rmtree(s_root / ".spacesync")
+        (t_root / "into").mkdir(parents=True)
+        (t_root / "kept.txt").write_text("the target location's own")
+        lib = open_library(data)
+        try:
+            add_location(lib, s_root)
+            add_location(lib, t_root)
+            c = add_conduit(lib, s_root / "inner", t_root / "into", "mirror")
+        finally:
+            lib.close()
+        assert (c.source_prefix, c.target_prefix) == ("inner", "into")
+        if name == "usual":
+            monkeypatch.setattr(first_mirror, "eligible", lambda *a: False)
+        r = _sync(data, c.id)
+        assert r.status == "completed" and r.verified and not r.errors
+        assert read_tree(t_root / "into", all_dirs=True) == read_tree(
+            s_root / "inner", all_dirs=True
+        )
+        assert (t_root / "kept.txt").read_text() == "the target location's own"
+        assert not (t_root / "into" / "beside.txt").exists()
+        runs[name] = _rows(data)
+    assert len(passes) == 1 and passes[0].copied > FILES // 2
+    assert runs["pass"] == runs["usual"]
+
+
+def test_a_worker_that_dies_leaves_its_share_to_the_run_that_follows(
+    tmp_path: Path, passes: list[first_mirror.Done], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src, data, dst, cid = _sourced(tmp_path, "dies")
+    real_chunks = first_mirror._chunks
+
+    def chunks(jobs):  # type: ignore[no-untyped-def]
+        if any(j.dst.endswith(os.sep + "top.txt") for j in jobs):
+            os.kill(os.getpid(), 9)  # the worker with the endpoint's own files, at its go
+        return real_chunks(jobs)
+
+    monkeypatch.setattr(first_mirror, "_chunks", chunks)
+    r = _sync(data, cid)
+
+    assert r.status == "completed" and r.verified and not r.errors
+    assert 0 < passes[0].copied < r.copied
+    assert read_tree(dst, all_dirs=True) == read_tree(src, all_dirs=True)
+    assert temp_files(dst) == []
