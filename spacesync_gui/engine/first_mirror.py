@@ -42,7 +42,7 @@ from .planner import MIRROR
 from .rules import builtin_ignored
 from .safety import free_space_problem
 from .scan_split import weigh
-from .snapshots import IndexWriter, Side, _range, dbapi_of
+from .snapshots import IndexWriter, Side, dbapi_of, prefix_range
 
 if TYPE_CHECKING:
     from .conduits import ConduitInfo
@@ -79,7 +79,7 @@ def eligible(lib: Library, conduit: ConduitInfo, sides: dict[str, Side], dry_run
     with lib.engine.connect() as conn:  # first: this is what every later run stops at
         db = dbapi_of(conn)
         for side in sides.values():
-            where, args = _range(side)
+            where, args = prefix_range(side)
             sql = f"SELECT 1 FROM entries WHERE location_id = ?{where} LIMIT 1"
             if db.execute(sql, (side.location_id, *args)).fetchone():
                 return False
@@ -171,7 +171,7 @@ def _relay(
                         if f < 0:
                             _folder_landed(key, item, src, dst, writer)
                 elif msg != "done":
-                    _land(w, cast(forked_copies._Report, msg), src, dst, writer, done)
+                    _land(w, cast(forked_copies.ChunkReport, msg), src, dst, writer, done)
             if w.frames.eof:
                 del running[fd]
                 w.finish()
@@ -179,7 +179,7 @@ def _relay(
 
 def _land(
     w: _Worker,
-    report: forked_copies._Report,
+    report: forked_copies.ChunkReport,
     src: Side,
     dst: Side,
     writer: IndexWriter,
@@ -221,11 +221,11 @@ def _folder_landed(
 
 class _Worker:
     """A forked worker: walks its share of the source, reports it, waits for the go, then
-    copies it the forked_copies way (`_work`)."""
+    copies it the forked_copies way (`work_chunks`)."""
 
     def __init__(self, pid: int, fd: int, go_fd: int, stop_fd: int) -> None:
         self.pid, self.fd, self.go_fd, self.stop_fd = pid, fd, go_fd, stop_fd
-        self.frames = forked_copies._Frames(fd)
+        self.frames = forked_copies.Frames(fd)
         self.keys: list[str] = []
         self.items: list[tuple[object, ...]] = []
         self.dirs: list[Folder] = []
@@ -248,7 +248,7 @@ class _Worker:
         parent = os.getpid()
 
         def worker() -> None:
-            forked_copies._die_with(parent)
+            forked_copies.die_with(parent)
             for fd in (out_r, go_w, stop_w, *(f for w in others for f in w.fds())):
                 os.close(fd)
             _walk_and_copy(src, dst, share, remover, out_w, go_r, stop_r)
@@ -315,16 +315,16 @@ def _walk_and_copy(
     jobs, folders, dirs = _walk(src, dst, share, remover)
     items = [tuple(j.item) for _, j in jobs]
     nbytes = sum(j.item.size for _, j in jobs)
-    forked_copies._send(out_fd, ([k for k, _ in jobs], items, nbytes, dirs))
+    forked_copies.send_frame(out_fd, ([k for k, _ in jobs], items, nbytes, dirs))
     if os.read(go_fd, 1) != b"g":
         return  # refused, or the engine is gone
     made = [(f"{dst.endpoint}/{key}", cast(int, item[5])) for key, item, f in dirs if f < 0]
     if not _make_folders(made):
         return  # the target changed under us: all of it is left to the run
-    forked_copies._send(out_fd, "made")
+    forked_copies.send_frame(out_fd, "made")
     job_list = [j for _, j in jobs]
     work = forked_copies.Copies(job_list, _chunks(job_list), 1, folders)
-    forked_copies._work(work, list(work.chunks), out_fd, stop_fd)
+    forked_copies.work_chunks(work, list(work.chunks), out_fd, stop_fd)
 
 
 def _walk(

@@ -160,7 +160,7 @@ class Reports:
 
 # A worker's report of a chunk: landed copies, (job index, message) failures, bytes staged,
 # new folders made, (folder index, message) folders that could not be made.
-_Report = tuple[list[Landed], list[tuple[int, str]], int, list[int], list[tuple[int, str]]]
+ChunkReport = tuple[list[Landed], list[tuple[int, str]], int, list[int], list[tuple[int, str]]]
 
 
 def workers_for(transfers: int) -> int:
@@ -279,7 +279,7 @@ class _Worker:
     def __init__(self, pid: int, fd: int, left: _Unreported) -> None:
         self.pid = pid
         self.fd = fd
-        self.frames = _Frames(fd)
+        self.frames = Frames(fd)
         self.left = left  # what it has not reported yet
         self.done = False
 
@@ -294,11 +294,11 @@ class _Worker:
         parent = os.getpid()
 
         def worker() -> None:  # the parent fails what it does not report
-            _die_with(parent)
+            die_with(parent)
             os.close(read_fd)
             for fd in close:
                 os.close(fd)
-            _work(work, chunks, write_fd, stop_fd)
+            work_chunks(work, chunks, write_fd, stop_fd)
 
         pid = fork_child(worker)
         os.close(write_fd)
@@ -308,7 +308,7 @@ class _Worker:
         if msg == "done":
             self.done = True
             return
-        ok, bad, nbytes, made, unmade = cast(_Report, msg)
+        ok, bad, nbytes, made, unmade = cast(ChunkReport, msg)
         on = self.left.relay(on)
         if nbytes:
             on.copied_bytes(nbytes)
@@ -338,7 +338,7 @@ class _Worker:
 # --- framing: length-prefixed pickles over a pipe ------------------------------------------
 
 
-def _send(fd: int, msg: object) -> None:
+def send_frame(fd: int, msg: object) -> None:
     _write_frame(fd, pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL))
 
 
@@ -348,7 +348,7 @@ def _write_frame(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-class _Frames:
+class Frames:
     """The messages arriving on a pipe, read as they come (after a select says so)."""
 
     def __init__(self, fd: int) -> None:
@@ -455,15 +455,15 @@ class CopyHelper:
             "unmade": tracked.folder_failed,
         }
         with self._lock:
-            frames = _Frames(self._rep)
+            frames = Frames(self._rep)
             stopping = False
             try:
-                _send(self._req, ("run", work))
+                send_frame(self._req, ("run", work))
                 while True:
                     ready, _, _ = select.select([self._rep], [], [], 0.25)
                     if not stopping and should_stop():
                         stopping = True
-                        _send(self._req, ("stop",))
+                        send_frame(self._req, ("stop",))
                     if not ready:
                         continue
                     for msg in frames.read():
@@ -512,7 +512,7 @@ class HelperCall:
     def result(self) -> Any:
         """What the job returned; raises ChildFailed if it did not finish."""
         helper = self._helper
-        frames = _Frames(helper._rep)
+        frames = Frames(helper._rep)
         try:
             while not frames.eof:
                 for msg in frames.read():
@@ -542,7 +542,7 @@ def _call(lib: Library | None, fn: Callable[[Library], Any], close: Sequence[int
 def _serve(req_fd: int, rep_fd: int, lib: Library | None = None) -> None:
     """The helper's loop: run each request with `run_here` (copies) or `_call` (another
     job), relay reports in batches."""
-    frames = _Frames(req_fd)
+    frames = Frames(req_fd)
     pending: list[object] = []
     stop = False
 
@@ -555,13 +555,13 @@ def _serve(req_fd: int, rep_fd: int, lib: Library | None = None) -> None:
 
     def relay() -> None:
         if pending:
-            _send(rep_fd, ("batch", pending[:]))
+            send_frame(rep_fd, ("batch", pending[:]))
             pending.clear()
 
     while not frames.eof:
         for msg in frames.read():
             if isinstance(msg, tuple) and msg[0] == "call":
-                _send(rep_fd, _call(lib, msg[1], (req_fd, rep_fd)))
+                send_frame(rep_fd, _call(lib, msg[1], (req_fd, rep_fd)))
                 continue
             if not (isinstance(msg, tuple) and msg[0] == "run"):
                 continue  # a stop that came after its run had ended
@@ -575,7 +575,7 @@ def _serve(req_fd: int, rep_fd: int, lib: Library | None = None) -> None:
             )
             stopped = run_here(msg[1], stop_asked, on, close=(req_fd, rep_fd), after_report=relay)
             relay()
-            _send(rep_fd, ("end", stopped))
+            send_frame(rep_fd, ("end", stopped))
             if frames.eof:
                 return
 
@@ -588,9 +588,9 @@ def _folders_of(jobs: Sequence[Job], chunks: Sequence[Sequence[int]]) -> set[int
     return {jobs[i].folder for c in chunks for i in c if jobs[i].folder >= 0}
 
 
-def _work(work: Copies, chunks: list[Sequence[int]], out_fd: int, stop_fd: int) -> None:
+def work_chunks(work: Copies, chunks: list[Sequence[int]], out_fd: int, stop_fd: int) -> None:
     def send(msg: object) -> None:
-        _send(out_fd, msg)
+        send_frame(out_fd, msg)
 
     jobs = work.jobs
     staging: dict[str, str] = {}  # tmp root -> this worker's staging folder
@@ -631,7 +631,7 @@ def _work(work: Copies, chunks: list[Sequence[int]], out_fd: int, stop_fd: int) 
             transfer.drop_dir(folder)
 
 
-def _die_with(parent: int) -> None:
+def die_with(parent: int) -> None:
     """Be killed when `parent` ends (Linux): a worker left behind by a killed CLI or a dead
     helper would go on copying behind the back of the next run. Killed, it leaves only
     temps (removed once its pid is gone) and renamed files the next scan finds."""

@@ -96,7 +96,7 @@ class Side:
 
 def load_side(lib: Library, side: Side) -> None:
     """Fill `side.snapshot` and `side.disk` from the index (plain DBAPI rows: 100k add up)."""
-    where, args = _range(side)
+    where, args = prefix_range(side)
     with lib.engine.connect() as conn:
         rows = (
             dbapi_of(conn)
@@ -122,7 +122,7 @@ def _rows_for_keys(db, sql: str, owner: int, keys: list[str]) -> list[tuple]:  #
     return rows
 
 
-def _range(side: Side) -> tuple[str, tuple[object, ...]]:
+def prefix_range(side: Side) -> tuple[str, tuple[object, ...]]:
     if not side.prefix:
         return "", ()
     lo, hi = subtree_bounds(side.prefix)
@@ -137,7 +137,7 @@ def count_files(lib: Library, side: Side) -> int:
         if not side.prefix:
             row = db.execute("SELECT files FROM locations WHERE id = ?", (side.location_id,))
         else:
-            where, args = _range(side)
+            where, args = prefix_range(side)
             row = db.execute(
                 f"SELECT count(*) FROM entries WHERE location_id = ? AND kind = 'file'{where}",
                 (side.location_id, *args),
