@@ -108,7 +108,7 @@ def run(
     fits on the target, before the first copy. Raises Refused (nothing copied) when it does
     not fit."""
     src, dst = sides[SOURCE], sides[TARGET]
-    shares = _shares(src, forked_copies.workers_for(conduit.transfers))
+    shares, premade = _shares(src, forked_copies.workers_for(conduit.transfers))
     remover = transfer.Remover(dst.root, conduit.deletes, stamp)
     workers: list[_Worker] = []
     for share in shares:  # each without the others' pipes: their ends must reach them
@@ -124,9 +124,10 @@ def run(
         if problem:
             raise Refused(problem)
         before_copies()
-        for w in workers:
-            w.go()
-        _relay(workers, should_stop, src, dst, writer, done)
+        if _premake(premade, src, dst, writer):
+            for w in workers:
+                w.go()
+            _relay(workers, should_stop, src, dst, writer, done)
         writer.flush()
     finally:
         for w in workers:
@@ -134,17 +135,54 @@ def run(
     return done
 
 
-def _shares(src: Side, n: int) -> list[list[str]]:
-    """The endpoint's top folders (keys) dealt to `n` workers by weight, heaviest first to
-    the lightest share; the first share also takes the endpoint's own files ("")."""
+def _shares(src: Side, n: int) -> tuple[list[list[str]], list[str]]:
+    """The endpoint's folders dealt to `n` workers by weight (`weigh`), heaviest first to
+    the lightest share, and the top folders made before them. A unit is a folder's key
+    (that folder and all below it), or a key ending in "/" for a folder's own files alone
+    ("" for the endpoint's). A top folder too heavy to deal evenly (more than a quarter of
+    a share) is dealt as its own files and its subfolders, and is made first (`_premake`):
+    a worker that has finished waits for no other's last big folder."""
     weight, kids = weigh(src.endpoint)
-    shares: list[list[str]] = [[""]] + [[] for _ in range(n - 1)]
-    load = [weight.get("", 0.0) - sum(weight[k] for k in kids.get("", []))] + [0.0] * (n - 1)
-    for rel in sorted(kids.get("", []), key=weight.__getitem__, reverse=True):
+    total = weight.get("", 0.0)
+    top = kids.get("", [])
+    units = [(total - sum(weight[k] for k in top), "")]
+    premade = []
+    for rel in top:
+        below = kids.get(rel, [])
+        if below and weight[rel] > total / (4 * n):
+            premade.append(rel)
+            units.append((weight[rel] - sum(weight[k] for k in below), rel + "/"))
+            units += [(weight[k], k) for k in below]
+        else:
+            units.append((weight[rel], rel))
+    shares: list[list[str]] = [[] for _ in range(n)]
+    load = [0.0] * n
+    for w, key in sorted(units, key=lambda u: -u[0]):
         i = load.index(min(load))
-        shares[i].append(rel)
-        load[i] += weight[rel]
-    return [s for s in shares if s]
+        shares[i].append(key)
+        load[i] += w
+    return [s for s in shares if s], premade
+
+
+def _premake(premade: list[str], src: Side, dst: Side, writer: IndexWriter) -> bool:
+    """Make the top folders dealt out in parts (`_shares`), durable, and record them; False
+    when one cannot be made (something appeared there): then nothing is copied here."""
+    items = []
+    try:
+        for key in premade:
+            st = os.lstat(f"{src.endpoint}/{key}")
+            mode = st.st_mode & 0o7777
+            os.mkdir(f"{dst.endpoint}/{key}")
+            if mode:
+                os.chmod(f"{dst.endpoint}/{key}", stat.S_IMODE(mode) | stat.S_IRWXU)
+            items.append((key, tuple(Item(DIR, 0, st.st_mtime_ns, None, None, mode, st.st_ino))))
+        if premade:
+            transfer.sync_dirs([str(dst.endpoint)])
+    except OSError:
+        return False
+    for key, item in items:
+        _folder_landed(key, item, src, dst, writer)
+    return True
 
 
 def _relay(
@@ -332,9 +370,8 @@ def _walk(
 ) -> tuple[list[tuple[str, forked_copies.Job]], list[forked_copies.NewFolder], list[Folder]]:
     """The share's plain files as jobs (with their keys), the folders that hold no folder
     (each made whole by its copies), and every folder, parents first (`Folder`). The
-    share: top folders, and "" for the endpoint's own files. Anything else (links, special
-    files, names unlike their key, large files, what cannot be read) is left to the run
-    that follows."""
+    share's units: see `_shares`. Anything else (links, special files, names unlike their
+    key, large files, what cannot be read) is left to the run that follows."""
     jobs: list[tuple[str, forked_copies.Job]] = []
     folders: list[forked_copies.NewFolder] = []
     dirs: list[Folder] = []
@@ -342,7 +379,9 @@ def _walk(
     src_end, dst_end = str(src.endpoint), str(dst.endpoint)
     todo = sorted(share, reverse=True)  # depth first, in name order
     while todo:
-        key = todo.pop()
+        unit = todo.pop()
+        key = unit.rstrip("/")
+        own = unit == key == "" or unit != key  # its own files alone: made by someone else
         path = f"{src_end}/{key}" if key else src_end
         listed = list_dir(path)
         if listed is None:
@@ -353,12 +392,12 @@ def _walk(
                 continue
             child = f"{key}/{de.name}" if key else de.name
             if stat.S_ISDIR(st.st_mode):
-                if key:  # the endpoint's own folders are the shares' units
+                if not own:
                     subs.append(child)
             elif stat.S_ISREG(st.st_mode) and st.st_size < _MAX_BYTES:
                 files.append((child, st))
         folder = -1
-        if key:
+        if not own:
             try:
                 here = os.lstat(path)
             except OSError:
