@@ -3,8 +3,8 @@
 Into an empty target a mirror has nothing to compare, keep or delete: every file of the
 source is a copy. A first run used to index the whole source, load it and plan it before
 the first copy (W1: ~1.5 s with a core idle, docs/benchmarks.md). Here the copy workers of
-forked_copies.py walk the source themselves, each a share of its top folders, and copy the
-plain folders and files they find (a folder holding no folder arrives whole, as
+forked_copies.py walk the source themselves, each a share of its folders (`_shares`), and
+copy the plain folders and files they find (a folder holding no folder arrives whole, as
 forked_copies makes new folders); the engine records each copy once it is durable, with
 the three index rows a copy costs anyway (the source's entry with the hash the copy
 computed, the target's entry, the base).
