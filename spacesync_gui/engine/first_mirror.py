@@ -69,12 +69,14 @@ class Done:
 
 def eligible(lib: Library, conduit: ConduitInfo, sides: dict[str, Side], dry_run: bool) -> bool:
     """Whether this run may begin with the pass: a mirror run (not a dry run) in a process
-    that may fork, no ignore rules (the workers know only the built-in ones), a target
-    endpoint holding nothing (built-in ignored names aside), neither endpoint indexed yet,
-    no base, and enough files in the source to be worth forking for."""
+    that may fork, no bandwidth limit, no ignore rules (the workers know only the built-in
+    ones), a target endpoint holding nothing (built-in ignored names aside), neither
+    endpoint indexed yet, no base, and enough files in the source to be worth forking for."""
     if dry_run or conduit.mode != MIRROR or not forked_copies.can_fork():
         return False
     if conduit.ignore or any(side.ignore for side in sides.values()):
+        return False
+    if conduit.bwlimit:  # a limit is kept by the run's copy threads, shared, not by processes
         return False
     with lib.engine.connect() as conn:  # first: this is what every later run stops at
         db = dbapi_of(conn)

@@ -178,6 +178,33 @@ def test_a_target_holding_anything_or_an_index_is_mirrored_the_usual_way(
     assert again.copied == 1 and not passes
 
 
+@pytest.mark.parametrize(
+    "setting",
+    [{"bwlimit": 1e9}, {"ignore": ["*.log"]}],
+    ids=["a bandwidth limit", "ignore rules"],
+)
+def test_what_the_workers_cannot_keep_to_is_mirrored_the_usual_way(
+    tmp_path: Path, passes: list[first_mirror.Done], setting: dict[str, object]
+) -> None:
+    """A bandwidth limit is kept by the run's copy threads together, ignore rules by the
+    scan and the plan: a first mirror with either takes the usual way."""
+    src = tmp_path / "src"
+    _source(src)
+    (src / "d0" / "noise.log").write_text("left out by the rules")
+    data, dst = tmp_path / "data", tmp_path / "dst"
+    dst.mkdir()
+    lib = open_library(data)
+    try:
+        cid = add_conduit(lib, src, dst, "mirror", **setting).id  # type: ignore[arg-type]
+    finally:
+        lib.close()
+
+    r = _sync(data, cid)
+
+    assert r.status == "completed" and r.verified and not r.errors and not passes
+    assert (dst / "d0" / "noise.log").exists() == ("ignore" not in setting)
+
+
 def test_a_pass_that_would_not_fit_is_refused_having_copied_nothing(
     tmp_path: Path, passes: list[first_mirror.Done], monkeypatch: pytest.MonkeyPatch
 ) -> None:
