@@ -10,7 +10,7 @@ the three index rows a copy costs anyway (the source's entry with the hash the c
 computed, the target's entry, the base).
 
 Then the run goes on as every run does: it scans both sides, plans, and copies what is
-left (symlinks, names that differ from their key, large files, anything that failed or
+left (symlinks, names that differ from their key, anything that failed or
 changed here). That scan and plan are this pass's verify: a row recorded here that the
 disk does not bear out is rewritten by the scan, and a file not where it should be is
 planned again.
@@ -373,7 +373,8 @@ def _walk(
     """The share's plain files as jobs (with their keys), the folders that hold no folder
     (each made whole by its copies), and every folder, parents first (`Folder`). The
     share's units: see `_shares`. Anything else (links, special files, names unlike their
-    key, large files, what cannot be read) is left to the run that follows."""
+    key, what cannot be read) is left to the run that follows. Large files too go in
+    chunks made durable by one syncfs (executor.CHUNK_BYTES at most)."""
     jobs: list[tuple[str, forked_copies.Job]] = []
     folders: list[forked_copies.NewFolder] = []
     dirs: list[Folder] = []
@@ -396,7 +397,7 @@ def _walk(
             if stat.S_ISDIR(st.st_mode):
                 if not own:
                     subs.append(child)
-            elif stat.S_ISREG(st.st_mode) and st.st_size < _MAX_BYTES:
+            elif stat.S_ISREG(st.st_mode):
                 files.append((child, st))
         folder = -1
         if not own:
@@ -420,10 +421,6 @@ def _walk(
             jobs.append((child, job))
         todo.extend(sorted(subs, reverse=True))
     return jobs, folders, dirs
-
-
-# Larger files are left to the run's copy threads, as the executor leaves them.
-_MAX_BYTES = executor.DURABLE_ALONE_BYTES
 
 
 def _make_folders(made: list[tuple[str, int]]) -> bool:

@@ -34,7 +34,6 @@ def passes(monkeypatch: pytest.MonkeyPatch) -> list[first_mirror.Done]:
     monkeypatch.setattr("spacesync_gui.engine.executor.CHUNK_FILES", 16)
     for mod in (forked_copies, forked_scans):
         monkeypatch.setattr(mod, "can_fork", lambda: True)
-    monkeypatch.setattr(first_mirror, "_MAX_BYTES", 400)  # the larger ones: the run's own
     done: list[first_mirror.Done] = []
     real = first_mirror.run
 
@@ -57,6 +56,7 @@ def _source(src: Path) -> None:
         },
     )
     (src / "empty").mkdir()
+    (src / "d1" / "big.bin").write_bytes(os.urandom(9 << 20))  # a large file: one of the others
     (src / "d2" / "link").symlink_to("sub0")
     (src / unicodedata.normalize("NFD", "café.txt")).write_text("its key is NFC")
     os.chmod(src / "d3" / "sub1", 0o750)
@@ -124,7 +124,7 @@ def test_a_first_mirror_copies_as_it_walks_and_leaves_what_the_usual_way_leaves(
     for report in (r, usual):
         assert report.status == "completed" and report.verified and not report.errors
     assert (r.copied, r.bytes_transferred) == (usual.copied, usual.bytes_transferred)
-    # Links, the NFD name, larger files and the empty folder came with the run that followed.
+    # Links, the NFD name and the empty folder came with the run that followed.
     assert read_tree(dst, all_dirs=True) == read_tree(src, all_dirs=True)
     assert os.readlink(dst / "d2" / "link") == "sub0"
     for rel in ("d3/sub1", "d0/g0.txt"):
