@@ -64,7 +64,6 @@ class Done:
     # The base as the pass wrote it, and the sides' snapshots likewise (the IndexWriter's
     # memory): what loading would read, as long as nothing else changed the index since.
     kept: Snapshot = field(default_factory=dict)
-    workers: list[int] = field(default_factory=list)  # their pids (for the tests)
 
 
 def eligible(lib: Library, conduit: ConduitInfo, sides: dict[str, Side], dry_run: bool) -> bool:
@@ -115,7 +114,7 @@ def run(
     workers: list[_Worker] = []
     for share in shares:  # each without the others' pipes: their ends must reach them
         workers.append(_Worker.start(src, dst, share, remover, workers))
-    done = Done(workers=[w.pid for w in workers])
+    done = Done()
     track = (conduit.source_location_id, conduit.target_location_id)
     writer = IndexWriter(lib, conduit.id, track, done.kept)
     try:
