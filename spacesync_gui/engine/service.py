@@ -59,6 +59,8 @@ from .snapshots import (
     load_side,
 )
 
+STOPPED = "stopped before the end; the next run completes the work"
+
 
 def _item_json(it: Item | None) -> dict[str, Any] | None:
     if it is None:
@@ -399,7 +401,7 @@ class FileSyncService:
         if self.fork_workers and first_mirror.eligible(self.lib, conduit, sides, report.dry_run):
             # The copies first, while the source is walked; what follows is their verify.
             first = self._first_mirror(conduit, sides, report)
-            if report.status == "failed":
+            if first is None:
                 return  # stopped
         phase("scanning")
         # A mirror's copies hash what they read: its scan need not read new files first.
@@ -502,9 +504,10 @@ class FileSyncService:
 
     def _first_mirror(
         self, conduit: ConduitInfo, sides: dict[str, Side], report: RunReport
-    ) -> tuple[str, Snapshot]:
+    ) -> tuple[str, Snapshot] | None:
         """The first mirror's pass (first_mirror.py): the index's token after it, and the
-        base it wrote. A stopped pass fails the run (the next run completes the work)."""
+        base it wrote; None when it was stopped, which fails the run (the next run completes
+        the work)."""
 
         def begin() -> None:
             report.generation = self._start_generation(conduit.id)
@@ -524,8 +527,8 @@ class FileSyncService:
         # The run's own scan must see all of both sides, whatever a watcher vouched for.
         self.trusted_dirty = None
         if done.stopped:
-            report.status = "failed"
-            report.reason = "stopped before the end; the next run completes the work"
+            report.status, report.reason = "failed", STOPPED
+            return None
         return self._token(conduit)[0], done.kept
 
     def _verify(self, conduit: ConduitInfo, sides: dict[str, Side], plan: Plan) -> tuple[Plan, str]:
@@ -640,8 +643,7 @@ class FileSyncService:
         report.bytes_transferred += result.bytes
         report.errors.extend(result.errors)
         if result.stopped:
-            report.status = "failed"
-            report.reason = "stopped before the end; the next run completes the work"
+            report.status, report.reason = "failed", STOPPED
         return result
 
     # -- records ---------------------------------------------------------------------

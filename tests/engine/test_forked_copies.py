@@ -468,13 +468,17 @@ def test_a_worker_that_dies_fails_its_unreported_files_and_the_next_run_complete
     src, dst, c = mirror
     parent = os.getpid()
     real_commit = forked_copies._commit
-    chunks_done = tmp_path / "chunks"
+    dying = tmp_path / "dying"
+    mine: list[int] = []  # this process's commits: each worker counts its own
 
     def crash_later(*a):  # type: ignore[no-untyped-def]
-        with open(chunks_done, "a") as f:
-            f.write("x")
-        if os.getpid() != parent and len(chunks_done.read_text()) >= 5:  # some reported first
-            real_commit(*a)  # renamed, never reported
+        mine.append(1)
+        if os.getpid() != parent and len(mine) == 2:
+            try:  # one worker dies, at its second chunk: the others go on and report
+                os.close(os.open(dying, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            except FileExistsError:
+                return real_commit(*a)
+            real_commit(*a)  # renamed, never reported (nor its first chunk)
             os._exit(9)
         return real_commit(*a)
 
