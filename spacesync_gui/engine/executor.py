@@ -51,18 +51,14 @@ class ExecResult:
     stopped: bool = False
 
 
-class _Progress:
+class ProgressCounter:
     """Counts files and bytes done (copy threads add bytes) and emits throttled events."""
 
-    def __init__(self, conduit_id: int, plan: Plan, emit: Emit) -> None:
+    def __init__(self, conduit_id: int, files_total: int, bytes_total: int, emit: Emit) -> None:
         self.conduit_id = conduit_id
         self.emit = emit
-        self.files_total = len(plan.actions)
-        self.bytes_total = sum(
-            a.item.size
-            for a in plan.actions
-            if a.op == COPY and a.item is not None and a.item.kind == "file"
-        )
+        self.files_total = files_total
+        self.bytes_total = bytes_total
         self.files_done = 0
         self.bytes_done = 0
         self.current = ""
@@ -191,7 +187,12 @@ class Executor:
 
     # -- phases --------------------------------------------------------------------
     def run(self, plan: Plan) -> ExecResult:
-        self.progress = _Progress(self.conduit_id, plan, self.emit)
+        nbytes = sum(
+            a.item.size
+            for a in plan.actions
+            if a.op == COPY and a.item is not None and a.item.kind == "file"
+        )
+        self.progress = ProgressCounter(self.conduit_id, len(plan.actions), nbytes, self.emit)
         mkdirs, moves, copies, touches, deletes, rmdirs = plan.by_phase()
         simple = _simple(copies)
         self._forked = self._forkable(simple)

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, cast
 from . import executor, forked_copies, transfer
 from .constants import DIR, FILE
 from .errors import Refused
+from .events import Emit, ignore_events
 from .forking import fork_child
 from .listing import list_dir
 from .paths import key_for, tmp_dir
@@ -104,10 +105,11 @@ def run(
     should_stop: Callable[[], bool],
     before_copies: Callable[[], None],
     stamp: str,
+    emit: Emit = ignore_events,
 ) -> Done:
     """The pass. `before_copies` is called once the workers have walked the source and it
     fits on the target, before the first copy. Raises Refused (nothing copied) when it does
-    not fit."""
+    not fit. `emit` gets the pass's Progress (files and bytes copied of those walked)."""
     src, dst = sides[SOURCE], sides[TARGET]
     shares, premade = _shares(src, forked_copies.workers_for(conduit.transfers))
     remover = transfer.Remover(dst.root, conduit.deletes, stamp)
@@ -118,9 +120,10 @@ def run(
     track = (conduit.source_location_id, conduit.target_location_id)
     writer = IndexWriter(lib, conduit.id, track, done.kept)
     try:
-        total = 0
-        for w in workers:
-            total += w.walked_bytes()
+        total = sum(w.walked_bytes() for w in workers)
+        progress = executor.ProgressCounter(
+            conduit.id, sum(len(w.keys) for w in workers), total, emit
+        )
         problem = free_space_problem(TARGET, total, dst.endpoint)
         if problem:
             raise Refused(problem)
@@ -128,8 +131,9 @@ def run(
         if _premake(premade, src, dst, writer):
             for w in workers:
                 w.go()
-            _relay(workers, should_stop, src, dst, writer, done)
+            _relay(workers, should_stop, src, dst, writer, done, progress)
         writer.flush()
+        progress.maybe_emit(force=True)
     finally:
         for w in workers:
             w.close()
@@ -193,6 +197,7 @@ def _relay(
     dst: Side,
     writer: IndexWriter,
     done: Done,
+    progress: executor.ProgressCounter,
 ) -> None:
     """Record what the workers report, until each has ended."""
     running = {w.fd: w for w in workers}
@@ -210,7 +215,11 @@ def _relay(
                         if f < 0:
                             _folder_landed(key, item, src, dst, writer)
                 elif msg != "done":
-                    _land(w, cast(forked_copies.ChunkReport, msg), src, dst, writer, done)
+                    report = cast(forked_copies.ChunkReport, msg)
+                    _land(w, report, src, dst, writer, done)
+                    progress.add_bytes(report[2])
+                    if report[0]:
+                        progress.items_done(len(report[0]), w.keys[report[0][-1][0]])
             if w.frames.eof:
                 del running[fd]
                 w.finish()

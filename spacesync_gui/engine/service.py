@@ -521,6 +521,7 @@ class FileSyncService:
             self.should_stop or (lambda: False),
             begin,
             time.strftime("%Y-%m-%d_%H%M%S"),
+            self.emit,
         )
         report.copied += done.copied
         report.bytes_transferred += done.bytes

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from spacesync_gui.engine import first_mirror, forked_copies, forked_scans
+from spacesync_gui.engine import executor, first_mirror, forked_copies, forked_scans
 from spacesync_gui.engine.conduits import add_conduit
 from spacesync_gui.engine.db import open_library
+from spacesync_gui.engine.events import Progress
 from spacesync_gui.engine.locations import add_location
 from spacesync_gui.engine.service import FileSyncService
 from tests.sync_helpers import read_tree, temp_files, write_tree
@@ -313,3 +314,29 @@ def test_a_worker_that_dies_leaves_its_share_to_the_run_that_follows(
     assert 0 < passes[0].copied < r.copied
     assert read_tree(dst, all_dirs=True) == read_tree(src, all_dirs=True)
     assert temp_files(dst) == []
+
+
+def test_the_pass_tells_its_progress(
+    tmp_path: Path, passes: list[first_mirror.Done], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `spacesync sync` shows on a terminal while the pass copies: files and bytes
+    done of those the workers walked, the last event all of them."""
+    # Every count told, not one each quarter of a second.
+    monkeypatch.setattr(executor.ProgressCounter.maybe_emit, "__defaults__", (True,))
+    src = tmp_path / "src"
+    write_tree(src, {f"d{i % 5}/s{i % 2}/f{i}.txt": "z" * (i % 200) for i in range(FILES)})
+    data, dst, cid = _mirror(tmp_path, "progress", src)
+    events: list[Progress] = []
+    lib = open_library(data)
+    try:
+        r = FileSyncService(lib, events.append, fork_workers=True).sync(cid)
+    finally:
+        lib.close()
+
+    assert r.status == "completed" and passes and passes[0].copied == FILES
+    seen = [e for e in events if isinstance(e, Progress) and e.files_total == FILES]
+    assert len(seen) > 2  # the pass's, before the run's own (of what was left: nothing)
+    assert [e.files_done for e in seen] == sorted(e.files_done for e in seen)
+    last = seen[-1]
+    assert last.files_done == FILES
+    assert last.bytes_done == last.bytes_total == sum(i % 200 for i in range(FILES))
