@@ -176,17 +176,15 @@ def _premake(premade: list[str], src: Side, dst: Side, writer: IndexWriter) -> b
     try:
         for key in premade:
             st = os.lstat(f"{src.endpoint}/{key}")
-            mode = st.st_mode & 0o7777
-            os.mkdir(f"{dst.endpoint}/{key}")
-            if mode:
-                os.chmod(f"{dst.endpoint}/{key}", stat.S_IMODE(mode) | stat.S_IRWXU)
-            items.append((key, tuple(Item(DIR, 0, st.st_mtime_ns, None, None, mode, st.st_ino))))
-        if premade:
-            transfer.sync_dirs([str(dst.endpoint)])
+            items.append(
+                (key, Item(DIR, 0, st.st_mtime_ns, None, None, st.st_mode & 0o7777, st.st_ino))
+            )
     except OSError:
         return False
-    for key, item in items:
-        _folder_landed(key, item, src, dst, writer)
+    if not _make_folders([(f"{dst.endpoint}/{key}", it.mode) for key, it in items]):
+        return False
+    for key, it in items:
+        _folder_landed(key, tuple(it), src, dst, writer)
     return True
 
 
@@ -432,8 +430,8 @@ def _walk(
 
 
 def _make_folders(made: list[tuple[str, int]]) -> bool:
-    """Make the folders that hold folders, parents first, and their parents durable; False
-    when one cannot be made (something appeared there)."""
+    """Make these folders (parents first; the owner keeps rwx, as transfer.make_dir does)
+    and their parents durable; False when one cannot be made (something appeared there)."""
     try:
         for path, mode in made:
             os.mkdir(path)
