@@ -7,9 +7,12 @@ usual way, on a second library and target: same files, same index, same base."""
 
 from __future__ import annotations
 
+import json
 import os
+import pwd
 import shutil
 import sqlite3
+import tempfile
 import unicodedata
 from pathlib import Path
 
@@ -340,3 +343,55 @@ def test_the_pass_tells_its_progress(
     last = seen[-1]
     assert last.files_done == FILES
     assert last.bytes_done == last.bytes_total == sum(i % 200 for i in range(FILES))
+
+
+def test_what_the_user_may_not_read_is_reported_and_the_rest_arrives(
+    passes: list[first_mirror.Done],
+) -> None:
+    """Run as `nobody` (root reads everything): a folder and a file it may not read are
+    left by the pass, reported by the run's scan, and the rest arrives."""
+    nobody = pwd.getpwnam("nobody")
+    base = Path(tempfile.mkdtemp())
+    try:
+        base.chmod(0o755)
+        src, dst, data = base / "src", base / "dst", base / "data"
+        write_tree(src, {f"d{i % 3}/sub{i % 2}/f{i}.txt": f"file {i}" for i in range(FILES)})
+        for root, _dirs, _files in os.walk(src):
+            os.chmod(root, 0o755)
+        (src / "d0" / "sub0").chmod(0o700)  # root's: nobody may not list it
+        (src / "d1" / "sub1" / "f1.txt").chmod(0o600)  # nor read this
+        for d in (src, dst, data):
+            d.mkdir(exist_ok=True)
+            os.chown(d, nobody.pw_uid, nobody.pw_gid)
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            code = 1
+            try:
+                os.setgroups([])
+                os.setgid(nobody.pw_gid)
+                os.setuid(nobody.pw_uid)
+                lib = open_library(data)
+                c = add_conduit(lib, src, dst, "mirror")
+                r = FileSyncService(lib, fork_workers=True).sync(c.id)
+                lib.close()
+                out = {**r.to_json(), "passes": [p.copied for p in passes]}
+                (data / "out.json").write_text(json.dumps(out))
+                code = 0
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+        out = json.loads((data / "out.json").read_text())
+
+        assert len(out["passes"]) == 1 and out["passes"][0] > FILES // 2
+        assert out["status"] == "completed" and not out["verified"]
+        told = {e["path"] for e in out["errors"]}
+        assert {"d0/sub0", "d1/sub1/f1.txt"} <= told, out["errors"]
+        # The folder is known to be there (its content is not), as the usual way has it.
+        assert list((dst / "d0" / "sub0").iterdir()) == []
+        assert not (dst / "d1" / "sub1" / "f1.txt").exists()
+        got = {k: v for k, v in read_tree(dst).items() if v != "<dir>"}
+        want = {k: f"file {k.rpartition('f')[2][:-4]}" for k in got}
+        assert got == want and len(got) == FILES - len(range(0, FILES, 6)) - 1
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
