@@ -401,7 +401,7 @@ class Executor:
                     folder=f,
                 )
             )
-        chunks = _job_chunks(actions, where)
+        chunks = forked_copies.job_chunks(jobs, CHUNK_FILES, CHUNK_BYTES)
 
         def made(fs: list[int]) -> None:
             for f in fs:
@@ -651,21 +651,6 @@ def _grouped(
             out.append(entry)
             where.append(None)
     return out, where
-
-
-def _job_chunks(actions: list[Action], where: list[Action | None]) -> list[range]:
-    """`_chunks` by job index, never cutting through a new folder's files."""
-    chunks: list[range] = []
-    start = size = 0
-    for i, a in enumerate(actions):
-        full = i - start >= CHUNK_FILES or size >= CHUNK_BYTES
-        if full and (where[i] is None or where[i] is not where[i - 1]):
-            chunks.append(range(start, i))
-            start, size = i, 0
-        size += a.item.size if a.item is not None else 0
-    if start < len(actions):
-        chunks.append(range(start, len(actions)))
-    return chunks
 
 
 def _chunks(actions: list[Action]) -> Iterable[list[Action]]:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import select
 import stat
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 
@@ -369,7 +369,8 @@ def _walk_and_copy(
         return  # the target changed under us: all of it is left to the run
     forked_copies.send_frame(out_fd, "made")
     job_list = [j for _, j in jobs]
-    work = forked_copies.Copies(job_list, _chunks(job_list), 1, folders)
+    chunks = forked_copies.job_chunks(job_list, executor.CHUNK_FILES, executor.CHUNK_BYTES)
+    work = forked_copies.Copies(job_list, chunks, 1, folders)
     forked_copies.work_chunks(work, list(work.chunks), out_fd, stop_fd)
 
 
@@ -441,19 +442,3 @@ def _make_folders(made: list[tuple[str, int]]) -> bool:
     except OSError:
         return False
     return True
-
-
-def _chunks(jobs: Sequence[forked_copies.Job]) -> list[range]:
-    """Runs of about executor.CHUNK_FILES jobs (or CHUNK_BYTES), never cutting a new
-    folder's files."""
-    most, most_bytes = executor.CHUNK_FILES, executor.CHUNK_BYTES
-    out, start, size = [], 0, 0
-    for i, job in enumerate(jobs):
-        full = i > start and (i - start >= most or size >= most_bytes)
-        if full and (job.folder < 0 or job.folder != jobs[i - 1].folder):
-            out.append(range(start, i))
-            start, size = i, 0
-        size += job.item.size
-    if start < len(jobs):
-        out.append(range(start, len(jobs)))
-    return out

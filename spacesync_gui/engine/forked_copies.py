@@ -163,6 +163,22 @@ class Reports:
 ChunkReport = tuple[list[Landed], list[tuple[int, str]], int, list[int], list[tuple[int, str]]]
 
 
+def job_chunks(jobs: Sequence[Job], most: int, most_bytes: int) -> list[range]:
+    """Runs of `most` jobs (or `most_bytes`), never cutting through a new folder's files
+    (a folder's jobs are next to each other)."""
+    out: list[range] = []
+    start = size = 0
+    for i, job in enumerate(jobs):
+        full = i - start >= most or size >= most_bytes
+        if full and (job.folder < 0 or job.folder != jobs[i - 1].folder):
+            out.append(range(start, i))
+            start, size = i, 0
+        size += job.item.size
+    if start < len(jobs):
+        out.append(range(start, len(jobs)))
+    return out
+
+
 def workers_for(transfers: int) -> int:
     """Worker processes for a conduit's `transfers`: one more than the CPUs, since each
     waits for its chunk's syncfs part of the time (the W1 mirror on 2 vCPUs, in-process,

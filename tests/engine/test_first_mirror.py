@@ -303,14 +303,16 @@ def test_a_worker_that_dies_leaves_its_share_to_the_run_that_follows(
     tmp_path: Path, passes: list[first_mirror.Done], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     src, data, dst, cid = _sourced(tmp_path, "dies")
-    real_chunks = first_mirror._chunks
+    real_chunks, engine = forked_copies.job_chunks, os.getpid()
 
-    def chunks(jobs):  # type: ignore[no-untyped-def]
-        if any(j.dst.endswith(os.sep + "top.txt") for j in jobs):
-            os.kill(os.getpid(), 9)  # the worker with the endpoint's own files, at its go
-        return real_chunks(jobs)
+    def chunks(jobs, *a):  # type: ignore[no-untyped-def]
+        # The pass's worker with the endpoint's own files, at its go (the run that follows
+        # chunks its copies in this process: never killed).
+        if os.getpid() != engine and any(j.dst.endswith(os.sep + "top.txt") for j in jobs):
+            os.kill(os.getpid(), 9)
+        return real_chunks(jobs, *a)
 
-    monkeypatch.setattr(first_mirror, "_chunks", chunks)
+    monkeypatch.setattr(forked_copies, "job_chunks", chunks)
     r = _sync(data, cid)
 
     assert r.status == "completed" and r.verified and not r.errors
