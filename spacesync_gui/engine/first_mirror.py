@@ -52,6 +52,8 @@ if TYPE_CHECKING:
 # A folder a worker walked: its key, its source item, and the index of its NewFolder (made
 # whole by its copies) or -1 (made before the copies: it holds folders).
 Folder = tuple[str, tuple[object, ...], int]
+# The source's folders weighed: estimated items below each, and its subfolders listed.
+Weights = tuple[dict[str, float], dict[str, list[str]]]
 # What a worker walked: the source keys and items of its jobs, in job order, the bytes,
 # and its folders, parents first.
 Walked = tuple[list[str], list[tuple[object, ...]], int, list[Folder]]
@@ -67,41 +69,45 @@ class Done:
     kept: Snapshot = field(default_factory=dict)
 
 
-def eligible(lib: Library, conduit: ConduitInfo, sides: dict[str, Side], dry_run: bool) -> bool:
-    """Whether this run may begin with the pass: a mirror run (not a dry run) in a process
-    that may fork, no bandwidth limit, no ignore rules (the workers know only the built-in
+def eligible(
+    lib: Library, conduit: ConduitInfo, sides: dict[str, Side], dry_run: bool
+) -> Weights | None:
+    """The source weighed (`scan_split.weigh`, for `run`) when this run may begin with the
+    pass, else None. It may when it is a mirror run (not a dry run) in a process that may
+    fork, with no bandwidth limit and no ignore rules (the workers know only the built-in
     ones), a target endpoint holding nothing (built-in ignored names aside), neither
     endpoint indexed yet, no base, and enough files in the source to be worth forking for."""
     if dry_run or conduit.mode != MIRROR or not forked_copies.can_fork():
-        return False
+        return None
     if conduit.ignore or any(side.ignore for side in sides.values()):
-        return False
+        return None
     if conduit.bwlimit:  # a limit is kept by the run's copy threads, shared, not by processes
-        return False
+        return None
     with lib.engine.connect() as conn:  # first: this is what every later run stops at
         db = dbapi_of(conn)
         for side in sides.values():
             where, args = prefix_range(side)
             sql = f"SELECT 1 FROM entries WHERE location_id = ?{where} LIMIT 1"
             if db.execute(sql, (side.location_id, *args)).fetchone():
-                return False
+                return None
         sql = "SELECT 1 FROM base_entries WHERE conduit_id = ? LIMIT 1"
         if db.execute(sql, (conduit.id,)).fetchone():
-            return False
+            return None
     try:
         with os.scandir(sides[TARGET].endpoint) as it:
             if any(not builtin_ignored(de.name) for de in it):
-                return False
+                return None
     except OSError:
-        return False
-    weight, _ = weigh(sides[SOURCE].endpoint)
-    return weight.get("", 0.0) >= forked_copies.FORK_MIN_FILES
+        return None
+    weighed = weigh(sides[SOURCE].endpoint)
+    return weighed if weighed[0].get("", 0.0) >= forked_copies.FORK_MIN_FILES else None
 
 
 def run(
     lib: Library,
     conduit: ConduitInfo,
     sides: dict[str, Side],
+    weighed: Weights,
     should_stop: Callable[[], bool],
     before_copies: Callable[[], None],
     stamp: str,
@@ -111,7 +117,7 @@ def run(
     fits on the target, before the first copy. Raises Refused (nothing copied) when it does
     not fit. `emit` gets the pass's Progress (files and bytes copied of those walked)."""
     src, dst = sides[SOURCE], sides[TARGET]
-    shares, premade = _shares(src, forked_copies.workers_for(conduit.transfers))
+    shares, premade = _shares(weighed, forked_copies.workers_for(conduit.transfers))
     remover = transfer.Remover(dst.root, conduit.deletes, stamp)
     workers: list[_Worker] = []
     for share in shares:  # each without the others' pipes: their ends must reach them
@@ -140,14 +146,14 @@ def run(
     return done
 
 
-def _shares(src: Side, n: int) -> tuple[list[list[str]], list[str]]:
+def _shares(weighed: Weights, n: int) -> tuple[list[list[str]], list[str]]:
     """The endpoint's folders dealt to `n` workers by weight (`weigh`), heaviest first to
     the lightest share, and the top folders made before them. A unit is a folder's key
     (that folder and all below it), or a key ending in "/" for a folder's own files alone
     ("" for the endpoint's). A top folder too heavy to deal evenly (more than a quarter of
     a share) is dealt as its own files and its subfolders, and is made first (`_premake`):
     a worker that has finished waits for no other's last big folder."""
-    weight, kids = weigh(src.endpoint)
+    weight, kids = weighed
     total = weight.get("", 0.0)
     top = kids.get("", [])
     units = [(total - sum(weight[k] for k in top), "")]
@@ -213,11 +219,7 @@ def _relay(
                         if f < 0:
                             _folder_landed(key, item, src, dst, writer)
                 elif msg != "done":
-                    report = cast(forked_copies.ChunkReport, msg)
-                    _land(w, report, src, dst, writer, done)
-                    progress.add_bytes(report[2])
-                    if report[0]:
-                        progress.items_done(len(report[0]), w.keys[report[0][-1][0]])
+                    _land(w, cast(forked_copies.ChunkReport, msg), src, dst, writer, done, progress)
             if w.frames.eof:
                 del running[fd]
                 w.finish()
@@ -230,10 +232,13 @@ def _land(
     dst: Side,
     writer: IndexWriter,
     done: Done,
+    progress: executor.ProgressCounter,
 ) -> None:
     """A worker's report: each landed copy's source entry (with the copy's hash), target
-    entry and base. Failures are left to the run that follows (it plans them again)."""
-    ok, made = report[0], report[3]
+    entry and base, and the progress. Failures are left to the run that follows (it plans
+    them again)."""
+    ok, nbytes, made = report[0], report[2], report[3]
+    progress.add_bytes(nbytes)
     for f in made:
         key, item, _ = w.dirs[w.new_folders[f]]
         _folder_landed(key, item, src, dst, writer)
@@ -248,6 +253,7 @@ def _land(
     if rows:
         writer.copies_landed(dst, src, rows)
         done.copied += len(rows)
+        progress.items_done(len(rows), rows[-1][0])
 
 
 def _folder_landed(

@@ -398,9 +398,14 @@ class FileSyncService:
         phase("preflight")
         sides = self._preflight(conduit)
         first: tuple[str, Snapshot] | None = None  # the index's token after it, its base
-        if self.fork_workers and first_mirror.eligible(self.lib, conduit, sides, report.dry_run):
+        weighed = (
+            first_mirror.eligible(self.lib, conduit, sides, report.dry_run)
+            if self.fork_workers
+            else None
+        )
+        if weighed is not None:
             # The copies first, while the source is walked; what follows is their verify.
-            first = self._first_mirror(conduit, sides, report)
+            first = self._first_mirror(conduit, sides, report, weighed)
             if first is None:
                 return  # stopped
         phase("scanning")
@@ -503,7 +508,11 @@ class FileSyncService:
         self._prune(conduit, sides)
 
     def _first_mirror(
-        self, conduit: ConduitInfo, sides: dict[str, Side], report: RunReport
+        self,
+        conduit: ConduitInfo,
+        sides: dict[str, Side],
+        report: RunReport,
+        weighed: first_mirror.Weights,
     ) -> tuple[str, Snapshot] | None:
         """The first mirror's pass (first_mirror.py): the index's token after it, and the
         base it wrote; None when it was stopped, which fails the run (the next run completes
@@ -518,6 +527,7 @@ class FileSyncService:
             self.lib,
             conduit,
             sides,
+            weighed,
             self.should_stop or (lambda: False),
             begin,
             time.strftime("%Y-%m-%d_%H%M%S"),

@@ -122,7 +122,7 @@ def test_a_first_mirror_copies_as_it_walks_and_leaves_what_the_usual_way_leaves(
 
     r = _sync(data, cid)
     assert len(passes) == 1 and passes[0].copied > FILES // 2
-    monkeypatch.setattr(first_mirror, "eligible", lambda *a: False)
+    monkeypatch.setattr(first_mirror, "eligible", lambda *a: None)
     usual = _sync(data2, cid2)
 
     for report in (r, usual):
@@ -159,7 +159,7 @@ def test_when_its_scan_finds_the_index_as_the_pass_left_it_nothing_is_loaded_aga
     r = _sync(data, cid)
     assert r.status == "completed" and r.verified and not r.errors
     assert r.copied == FILES and passes[0].copied == FILES and loads == []
-    monkeypatch.setattr(first_mirror, "eligible", lambda *a: False)
+    monkeypatch.setattr(first_mirror, "eligible", lambda *a: None)
     usual = _sync(data2, cid2)
     assert usual.copied == FILES and loads == ["loaded"]
     assert read_tree(dst, all_dirs=True) == read_tree(src, all_dirs=True)
@@ -286,7 +286,7 @@ def test_endpoints_inside_locations_take_only_their_own_folders(
             lib.close()
         assert (c.source_prefix, c.target_prefix) == ("inner", "into")
         if name == "usual":
-            monkeypatch.setattr(first_mirror, "eligible", lambda *a: False)
+            monkeypatch.setattr(first_mirror, "eligible", lambda *a: None)
         r = _sync(data, c.id)
         assert r.status == "completed" and r.verified and not r.errors
         assert read_tree(t_root / "into", all_dirs=True) == read_tree(

@@ -74,7 +74,7 @@ def _small_thresholds(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(executor, "CHUNK_FILES", 16)
     # These are the executor's copies: a first mirror into an empty folder would begin
     # with its own pass instead (test_first_mirror.py).
-    monkeypatch.setattr(first_mirror, "eligible", lambda *a: False)
+    monkeypatch.setattr(first_mirror, "eligible", lambda *a: None)
 
 
 @pytest.fixture(params=["fork", "helper"])
