@@ -9,11 +9,15 @@ forked_copies makes new folders); the engine records each copy once it is durabl
 the three index rows a copy costs anyway (the source's entry with the hash the copy
 computed, the target's entry, the base).
 
-Then the run goes on as every run does: it scans both sides, plans, and copies what is
-left (symlinks, names that differ from their key, anything that failed or
-changed here). That scan and plan are this pass's verify: a row recorded here that the
-disk does not bear out is rewritten by the scan, and a file not where it should be is
-planned again.
+The walk is the source's scan (SPEC 3.1 step 2): what it indexed is what a scan would
+have written, each folder it indexed whole with its listing's digest too (so later scans
+walk it without reading its entries). Then the run goes on as every run does, its scan
+covering the whole target (the copies' verify, step 6) and, of the source, only the
+folders the pass could not index whole (symlinks, names that differ from their key,
+anything unreadable or that failed or changed here); it plans and copies what is left. A
+row recorded here that the disk does not bear out is rewritten by that scan, and a file
+not where it should be is planned again. Changes made to the source after the walk are
+the next run's, as changes made after any run's scan are.
 
 Nothing here can replace or delete anything: the target was empty when the pass began,
 and new files and folders go into place with RENAME_NOREPLACE (something that appears
@@ -36,11 +40,13 @@ from .constants import DIR, FILE
 from .errors import Refused
 from .events import Emit, ignore_events
 from .forking import fork_child
-from .listing import list_dir
+from .indexer import record_walk
+from .listing import digest as listing_digest
+from .listing import digest_seed, list_dir
 from .paths import key_for, tmp_dir
 from .plan import SOURCE, TARGET, Item, Snapshot
 from .planner import MIRROR
-from .rules import builtin_ignored
+from .rules import IgnoreRules, builtin_ignored
 from .safety import free_space_problem
 from .scan_split import weigh
 from .snapshots import IndexWriter, Side, dbapi_of, prefix_range
@@ -49,14 +55,20 @@ if TYPE_CHECKING:
     from .conduits import ConduitInfo
     from .db import Library
 
-# A folder a worker walked: its key, its source item, and the index of its NewFolder (made
-# whole by its copies) or -1 (made before the copies: it holds folders).
-Folder = tuple[str, tuple[object, ...], int]
+# A folder a worker walked: its key, its source item, the index of its NewFolder (made
+# whole by its copies) or -1 (made before the copies: it holds folders), the digest of its
+# listing when the walk could index all of it (listing.digest; else None), its files' jobs
+# [lo, hi), and its parent's place among the worker's folders (-1: walked by no one here).
+Folder = tuple[str, tuple[object, ...], int, "str | None", int, int, int]
+# A folder whose own files alone a worker walked (`_shares`): its key and its files' jobs.
+Owned = tuple[str, int, int]
 # The source's folders weighed: estimated items below each, and its subfolders listed.
 Weights = tuple[dict[str, float], dict[str, list[str]]]
 # What a worker walked: the source keys and items of its jobs, in job order, the bytes,
-# and its folders, parents first.
-Walked = tuple[list[str], list[tuple[object, ...]], int, list[Folder]]
+# its folders, parents first, the folders whose own files alone it walked, and the folders
+# holding what it could not index (links, special files, names unlike their key, what
+# could not be read or listed): the run's scan indexes those.
+Walked = tuple[list[str], list[tuple[object, ...]], int, list[Folder], list[Owned], list[str]]
 
 
 @dataclass
@@ -64,6 +76,10 @@ class Done:
     copied: int = 0
     bytes: int = 0
     stopped: bool = False
+    # The source's folders (keys) whose index the pass could not complete, for the run's
+    # scan; None: the whole source (a worker ended early).
+    rescan: list[str] | None = None
+    token: str = ""  # the index's clean token after the pass (service.py)
     # The base as the pass wrote it, and the sides' snapshots likewise (the IndexWriter's
     # memory): what loading would read, as long as nothing else changed the index since.
     kept: Snapshot = field(default_factory=dict)
@@ -140,6 +156,8 @@ def run(
             _relay(workers, should_stop, src, dst, writer, done, progress)
         writer.flush()
         progress.maybe_emit(force=True)
+        if not done.stopped:
+            done.rescan = _source_indexed(lib, workers, src)
     finally:
         for w in workers:
             w.close()
@@ -215,10 +233,12 @@ def _relay(
             w = running[fd]
             for msg in w.frames.read():
                 if msg == "made":  # the folders that hold folders
-                    for key, item, f in w.dirs:
+                    for i, (key, item, f, *_) in enumerate(w.dirs):
                         if f < 0:
-                            _folder_landed(key, item, src, dst, writer)
-                elif msg != "done":
+                            w.made[i] = _folder_landed(key, item, src, dst, writer)
+                elif msg == "done":
+                    w.reported = True
+                else:
                     _land(w, cast(forked_copies.ChunkReport, msg), src, dst, writer, done, progress)
             if w.frames.eof:
                 del running[fd]
@@ -240,11 +260,12 @@ def _land(
     ok, nbytes, made = report[0], report[2], report[3]
     progress.add_bytes(nbytes)
     for f in made:
-        key, item, _ = w.dirs[w.new_folders[f]]
-        _folder_landed(key, item, src, dst, writer)
-    keys, items = w.keys, w.items
+        i = w.new_folders[f]
+        w.made[i] = _folder_landed(w.dirs[i][0], w.dirs[i][1], src, dst, writer)
+    keys, items, landed = w.keys, w.items, w.landed
     rows = []
     for i, inode, mode, digest in ok:
+        landed[i] = 1
         kind, size, mtime_ns, _, link, src_mode, src_inode = items[i]
         it = Item(kind, size, mtime_ns, digest, link, src_mode, src_inode)  # type: ignore[arg-type]
         writer.set_entry(src, keys[i], it)
@@ -258,17 +279,94 @@ def _land(
 
 def _folder_landed(
     key: str, item: tuple[object, ...], src: Side, dst: Side, writer: IndexWriter
-) -> None:
-    """A folder made on the target: both sides' entries and the base, as a run's MKDIR."""
+) -> bool:
+    """A folder made on the target: both sides' entries and the base, as a run's MKDIR.
+    False when it is gone again (the run's scans tell)."""
     try:
         st = os.lstat(f"{dst.endpoint}/{key}")
     except OSError:
-        return  # gone again: the run's scan tells
+        return False
     it = Item(*item)  # type: ignore[arg-type]
     writer.set_entry(src, key, it)
     made = Item(DIR, 0, st.st_mtime_ns, None, None, st.st_mode & 0o7777, st.st_ino)
     writer.set_entry(dst, key, made)
     writer.set_base(key, it)
+    return True
+
+
+def _source_indexed(lib: Library, workers: list[_Worker], src: Side) -> list[str] | None:
+    """The pass's walk as the source's scan (SPEC 3.1 step 2): the digest of each folder it
+    indexed whole (its listing's, as a scan would store it: later scans walk it without
+    reading its entries), the scope's old scan errors gone and its last scan now; and the
+    folders it did not index whole, for the run's scan. None when a worker ended before
+    it had reported all of its share: then the run scans all of the source."""
+    if not all(w.reported for w in workers):
+        return None
+    rescan: set[str] = set()
+    digests = []
+    owned = []
+    for w in workers:
+        rescan.update(w.rescan)
+        for key, lo, hi in w.owned:
+            if w.landed.find(0, lo, hi) >= 0:
+                rescan.add(key)
+            else:
+                owned.append(key)
+        short = bytearray(len(w.dirs))  # folders missing one of their subfolders' entries
+        for i, (key, _, _, _, _, _, parent) in enumerate(w.dirs):
+            if not w.made[i]:
+                if parent >= 0:
+                    short[parent] = 1
+                else:
+                    rescan.add(key.rpartition("/")[0])
+        for i, (key, _, _, digest, lo, hi, _) in enumerate(w.dirs):
+            if not w.made[i]:
+                continue  # its parent's scan finds it
+            if digest is None or short[i] or w.landed.find(0, lo, hi) >= 0:
+                rescan.add(key)
+            else:
+                digests.append((src.full_key(key), digest))
+    digests += _vouch_owned(src, [key for key in owned if key not in rescan], rescan)
+    with lib.engine.begin() as conn:
+        record_walk(conn, src.location_id, src.prefix, digests)
+    return sorted(rescan)
+
+
+def _vouch_owned(src: Side, keys: list[str], rescan: set[str]) -> list[tuple[str, str]]:
+    """The digests of the folders whose own files alone a worker walked (the endpoint,
+    the heavy top folders): their subfolders' entries came from other walks, so each is
+    listed again here (a handful of folders) and vouched for when every item of that
+    listing is as the pass recorded it (its snapshot); else it goes to the run's scan.
+    (Without its digest the endpoint itself would look changed to the next no-op sync.)"""
+    seed = digest_seed(IgnoreRules())
+    snap, out = src.snapshot, []
+    for key in keys:
+        listed = list_dir(f"{src.endpoint}/{key}" if key else str(src.endpoint))
+        whole = listed is not None and listed[1]
+        listing = listed[0] if listed is not None else []
+        for de, st in listing:
+            it = snap.get(f"{key}/{de.name}" if key else de.name)
+            if it is None or isinstance(st, OSError) or not _as_recorded(it, st):
+                whole = False
+                break
+        if whole:
+            out.append((src.full_key(key) if key else src.prefix, listing_digest(seed, listing)))
+        else:
+            rescan.add(key)
+    return out
+
+
+def _as_recorded(it: Item, st: os.stat_result) -> bool:
+    if stat.S_ISREG(st.st_mode):
+        same_kind = it.kind == FILE and it.hash is not None and it.size == st.st_size
+    else:
+        same_kind = it.kind == DIR and stat.S_ISDIR(st.st_mode)
+    return (
+        same_kind
+        and it.mtime_ns == st.st_mtime_ns
+        and it.inode == st.st_ino
+        and it.mode == st.st_mode & 0o7777
+    )
 
 
 class _Worker:
@@ -281,9 +379,14 @@ class _Worker:
         self.keys: list[str] = []
         self.items: list[tuple[object, ...]] = []
         self.dirs: list[Folder] = []
+        self.owned: list[Owned] = []
+        self.rescan: list[str] = []
         self.new_folders: dict[int, int] = {}  # NewFolder index -> its place in `dirs`
+        self.landed = bytearray()  # 1: the job's copy is recorded
+        self.made = bytearray()  # 1: the folder is made and recorded
         self.nbytes = -1
         self.ended = False
+        self.reported = False  # it sent all it did ("done")
 
     @classmethod
     def start(
@@ -317,8 +420,10 @@ class _Worker:
         """Wait for its walk; the bytes it will copy."""
         while self.nbytes < 0:
             for msg in self.frames.read():
-                self.keys, self.items, self.nbytes, self.dirs = cast(Walked, msg)
-                self.new_folders = {f: i for i, (_, _, f) in enumerate(self.dirs) if f >= 0}
+                walked = cast(Walked, msg)
+                self.keys, self.items, self.nbytes, self.dirs, self.owned, self.rescan = walked
+                self.new_folders = {f: i for i, (_, _, f, *_) in enumerate(self.dirs) if f >= 0}
+                self.landed, self.made = bytearray(len(self.keys)), bytearray(len(self.dirs))
             if self.nbytes < 0 and self.frames.eof:
                 self.nbytes = 0  # it died: nothing of its share is copied here
         return self.nbytes
@@ -364,13 +469,14 @@ def _walk_and_copy(
     go_fd: int,
     stop_fd: int,
 ) -> None:
-    jobs, folders, dirs = _walk(src, dst, share, remover)
-    items = [tuple(j.item) for _, j in jobs]
+    jobs, folders, dirs, owned, rescan = _walk(src, dst, share, remover)
+    items: list[tuple[object, ...]] = [tuple(j.item) for _, j in jobs]
     nbytes = sum(j.item.size for _, j in jobs)
-    forked_copies.send_frame(out_fd, ([k for k, _ in jobs], items, nbytes, dirs))
+    walked: Walked = ([k for k, _ in jobs], items, nbytes, dirs, owned, rescan)
+    forked_copies.send_frame(out_fd, walked)
     if os.read(go_fd, 1) != b"g":
         return  # refused, or the engine is gone
-    made = [(f"{dst.endpoint}/{key}", cast(int, item[5])) for key, item, f in dirs if f < 0]
+    made = [(f"{dst.endpoint}/{key}", cast(int, item[5])) for key, item, f, *_ in dirs if f < 0]
     if not _make_folders(made):
         return  # the target changed under us: all of it is left to the run
     forked_copies.send_frame(out_fd, "made")
@@ -382,48 +488,81 @@ def _walk_and_copy(
 
 def _walk(
     src: Side, dst: Side, share: list[str], remover: transfer.Remover
-) -> tuple[list[tuple[str, forked_copies.Job]], list[forked_copies.NewFolder], list[Folder]]:
+) -> tuple[
+    list[tuple[str, forked_copies.Job]],
+    list[forked_copies.NewFolder],
+    list[Folder],
+    list[Owned],
+    list[str],
+]:
     """The share's plain files as jobs (with their keys), the folders that hold no folder
-    (each made whole by its copies), and every folder, parents first (`Folder`). The
-    share's units: see `_shares`. Anything else (links, special files, names unlike their
-    key, what cannot be read) is left to the run that follows. Large files too go in
-    chunks made durable by one syncfs (executor.CHUNK_BYTES at most)."""
+    (each made whole by its copies), every folder, parents first (`Folder`), the folders
+    whose own files alone were walked, and the folders holding anything else (links,
+    special files, names unlike their key, what cannot be read), which is left to the run
+    that follows. The share's units: see `_shares`. Large files too go in chunks made
+    durable by one syncfs (executor.CHUNK_BYTES at most).
+
+    A folder's entry and its digest are made from its parent's listing, as a scan makes
+    them, so that the digest vouches for exactly the entries recorded (a share's top folder
+    has no parent listing here: its own lstat)."""
     jobs: list[tuple[str, forked_copies.Job]] = []
     folders: list[forked_copies.NewFolder] = []
     dirs: list[Folder] = []
+    owned: list[Owned] = []
+    rescan: list[str] = []
     tmp_root = str(tmp_dir(dst.root))
     src_end, dst_end = str(src.endpoint), str(dst.endpoint)
-    todo = sorted(share, reverse=True)  # depth first, in name order
+    seed = digest_seed(IgnoreRules())  # no rules: see `eligible`
+    # Depth first, in name order: (unit, its parent's place in `dirs`, its listed lstat).
+    todo: list[tuple[str, int, os.stat_result | None]] = [
+        (unit, -1, None) for unit in sorted(share, reverse=True)
+    ]
     while todo:
-        unit = todo.pop()
+        unit, parent, listed_st = todo.pop()
         key = unit.rstrip("/")
         own = unit == key == "" or unit != key  # its own files alone: made by someone else
         path = f"{src_end}/{key}" if key else src_end
         listed = list_dir(path)
         if listed is None:
             continue
+        listing, whole = listed[0], listed[1]
         files, subs = [], []
-        for de, st in listed[0]:
-            if isinstance(st, OSError) or builtin_ignored(de.name) or key_for(de.name) != de.name:
+        for de, st in listing:
+            if builtin_ignored(de.name):
+                continue
+            if isinstance(st, OSError) or key_for(de.name) != de.name:
+                whole = False
                 continue
             child = f"{key}/{de.name}" if key else de.name
             if stat.S_ISDIR(st.st_mode):
                 if not own:
-                    subs.append(child)
+                    subs.append((child, st))
             elif stat.S_ISREG(st.st_mode):
                 files.append((child, st))
+            else:
+                whole = False
         folder = -1
+        lo = len(jobs)
         if not own:
-            try:
-                here = os.lstat(path)
-            except OSError:
-                continue
+            here = listed_st
+            if here is None:
+                try:
+                    here = os.lstat(path)
+                except OSError:
+                    rescan.append(key)
+                    continue
             mode = here.st_mode & 0o7777
             if not subs:
                 folder = len(folders)
                 folders.append(forked_copies.NewFolder(f"{dst_end}/{key}", mode))
             item = Item(DIR, 0, here.st_mtime_ns, None, None, mode, here.st_ino)
-            dirs.append((key, tuple(item), folder))
+            digest = listing_digest(seed, listing) if whole else None
+            hi = lo + len(files)
+            dirs.append((key, tuple(item), folder, digest, lo, hi, parent))
+        else:
+            owned.append((key, lo, lo + len(files)))
+        if not whole:
+            rescan.append(key)
         for child, st in files:
             item = Item(
                 FILE, st.st_size, st.st_mtime_ns, None, None, st.st_mode & 0o7777, st.st_ino
@@ -432,8 +571,9 @@ def _walk(
                 f"{src_end}/{child}", item, f"{dst_end}/{child}", tmp_root, remover, folder
             )
             jobs.append((child, job))
-        todo.extend(sorted(subs, reverse=True))
-    return jobs, folders, dirs
+        me = len(dirs) - 1
+        todo.extend((child, me, st) for child, st in sorted(subs, reverse=True))
+    return jobs, folders, dirs, owned, rescan
 
 
 def _make_folders(made: list[tuple[str, int]]) -> bool:

@@ -899,6 +899,19 @@ def _update_location(conn: Connection, location_id: int, complete: bool) -> None
     conn.execute(update(_LOCATIONS).where(_LOCATIONS.c.id == location_id).values(**values))
 
 
+def record_walk(
+    conn: Connection, location_id: int, subtree: str, digests: list[tuple[str, str]]
+) -> None:
+    """What a complete scan of `subtree` writes last, for a walk made elsewhere whose
+    entries are already written (a first mirror's, first_mirror.py): the digests of the
+    folders it listed whole (keys in the location), the scope's old errors gone, and the
+    location's last scan now. What that walk could not index is scanned after it (and
+    those scans record their errors)."""
+    _Writer(conn, location_id).set_digests(digests)
+    _record_errors(conn, location_id, subtree, [], True)
+    _update_location(conn, location_id, True)
+
+
 def scan_location(
     lib: Library,
     location_id: int,

@@ -204,9 +204,10 @@ class FileSyncService:
     ) -> None:
         """Scan the endpoints, then (with `load`) read their snapshots.
 
-        `touched` (verify): side name -> the folder keys to rescan (None: the whole
-        endpoint); a side not in it was not touched and keeps its snapshot. `defer`: new
-        and changed files are indexed without reading them (see deferred.py).
+        `touched` (a verify, or the scan after a first mirror's pass): side name -> the
+        folder keys to rescan (None: the whole endpoint); a side not in it is not scanned
+        and keeps its snapshot. `defer`: new and changed files are indexed without reading
+        them (see deferred.py).
         """
         jobs: list[tuple[Side, list[str | None]]] = []
         for side in sides.values():
@@ -217,8 +218,8 @@ class FileSyncService:
             if under is not None:
                 subtrees = [side.full_key(under)]
             elif touched is not None:
-                # The verify: what this run wrote, which a watcher's dirty list from before
-                # the run does not cover (None: the whole endpoint).
+                # What this run wrote (or its pass could not index), which a watcher's dirty
+                # list from before the run does not cover (None: the whole endpoint).
                 folders = touched[side.name]
                 subtrees = (
                     [side.prefix or None]
@@ -397,7 +398,8 @@ class FileSyncService:
         phase = self._phase_emitter(conduit.id, report.dry_run)
         phase("preflight")
         sides = self._preflight(conduit)
-        first: tuple[str, Snapshot] | None = None  # the index's token after it, its base
+        first: first_mirror.Done | None = None
+        touched: dict[str, list[str] | None] | None = None  # what the scan below covers
         weighed = (
             first_mirror.eligible(self.lib, conduit, sides, report.dry_run)
             if self.fork_workers
@@ -408,9 +410,18 @@ class FileSyncService:
             first = self._first_mirror(conduit, sides, report, weighed)
             if first is None:
                 return  # stopped
+            if first.rescan is not None:
+                # Its walk was the source's scan: the source's folders it could not index
+                # whole are scanned, and the whole target (what the pass wrote).
+                touched = {TARGET: None, **_cover({SOURCE: set(first.rescan)})}
         phase("scanning")
         # A mirror's copies hash what they read: its scan need not read new files first.
-        self._refresh(sides, load=False, defer=conduit.mode == MIRROR and not report.dry_run)
+        self._refresh(
+            sides,
+            load=False,
+            defer=conduit.mode == MIRROR and not report.dry_run,
+            touched=touched,
+        )
         token, stored = self._token(conduit)
         self._planned_at, self._ours = token, {}
         if token == stored and not self._scan_errors:
@@ -424,12 +435,12 @@ class FileSyncService:
             return
         phase("planning")
         plan = self._plan_changed(conduit, sides, token, stored)
-        if plan is None and first is not None and first[0] == token:
+        if plan is None and first is not None and first.token == token:
             # Only the first mirror's pass changed the index (the scan found it exact): its
             # snapshots and base are what loading would read.
             self._partial = False
             self._files = {name: files_in(side.snapshot) for name, side in sides.items()}
-            plan = self._plan(conduit, sides, first[1])
+            plan = self._plan(conduit, sides, first.kept)
         elif plan is None:
             self._load_all(sides)
             plan = self._plan(conduit, sides)
@@ -513,10 +524,9 @@ class FileSyncService:
         sides: dict[str, Side],
         report: RunReport,
         weighed: first_mirror.Weights,
-    ) -> tuple[str, Snapshot] | None:
-        """The first mirror's pass (first_mirror.py): the index's token after it, and the
-        base it wrote; None when it was stopped, which fails the run (the next run completes
-        the work)."""
+    ) -> first_mirror.Done | None:
+        """The first mirror's pass (first_mirror.py), with the index's token after it; None
+        when it was stopped, which fails the run (the next run completes the work)."""
 
         def begin() -> None:
             report.generation = self._start_generation(conduit.id)
@@ -540,7 +550,8 @@ class FileSyncService:
         if done.stopped:
             report.status, report.reason = "failed", STOPPED
             return None
-        return self._token(conduit)[0], done.kept
+        done.token = self._token(conduit)[0]
+        return done
 
     def _verify(self, conduit: ConduitInfo, sides: dict[str, Side], plan: Plan) -> tuple[Plan, str]:
         """Check what the run touched and plan again (SPEC 3.1 step 6).

@@ -18,7 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from spacesync_gui.engine import executor, first_mirror, forked_copies, forked_scans
+from spacesync_gui.engine import (
+    executor,
+    first_mirror,
+    forked_copies,
+    forked_scans,
+    quick_noop,
+    scan_split,
+)
 from spacesync_gui.engine.conduits import add_conduit
 from spacesync_gui.engine.db import open_library
 from spacesync_gui.engine.events import Progress
@@ -87,6 +94,41 @@ def _rows(data_dir: Path) -> dict[str, list[tuple[object, ...]]]:
         }
 
 
+@pytest.fixture
+def scanned(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, list[str | None]]]:
+    """The scans runs ask for: (side name, subtrees as location keys; None: all of it)."""
+    asked: list[tuple[str, list[str | None]]] = []
+    real = scan_split.run_scans
+
+    def run_scans(lib, jobs, *a, **kw):  # type: ignore[no-untyped-def]
+        asked.extend((side.name, subtrees) for side, subtrees in jobs)
+        return real(lib, jobs, *a, **kw)
+
+    monkeypatch.setattr(scan_split, "run_scans", run_scans)
+    return asked
+
+
+def _edit_after_the_walk(monkeypatch: pytest.MonkeyPatch, path: Path) -> None:
+    """Have `path` edited once the workers have walked, before they copy."""
+    real_go = first_mirror._Worker.go
+
+    def edit_then_go(self):  # type: ignore[no-untyped-def]
+        path.write_text("edited after the walk, before the copy")
+        real_go(self)
+
+    monkeypatch.setattr(first_mirror._Worker, "go", edit_then_go)
+
+
+def _digests(data_dir: Path) -> dict[tuple[int, str], str]:
+    """The folders' digests, by (location id, key; "" the location's root)."""
+    with sqlite3.connect(data_dir / "library.sqlite") as db:
+        rows = db.execute(
+            "SELECT location_id, path, digest FROM entries WHERE digest IS NOT NULL "
+            "UNION ALL SELECT id, '', root_digest FROM locations WHERE root_digest IS NOT NULL"
+        )
+        return {(loc, path): digest for loc, path, digest in rows}
+
+
 def _mirror(tmp_path: Path, name: str, src: Path) -> tuple[Path, Path, int]:
     data, dst = tmp_path / f"data-{name}", tmp_path / f"dst-{name}"
     dst.mkdir()
@@ -119,6 +161,15 @@ def test_a_first_mirror_copies_as_it_walks_and_leaves_what_the_usual_way_leaves(
 ) -> None:
     src, data, dst, cid = _sourced(tmp_path, "pass")
     data2, dst2, cid2 = _mirror(tmp_path, "usual", src)
+    vouched: dict[tuple[int, str], str] = {}
+    counted = first_mirror.run
+
+    def run(*a, **kw):  # type: ignore[no-untyped-def]
+        done = counted(*a, **kw)
+        vouched.update(_digests(data))  # as the pass left them, before the run's scan
+        return done
+
+    monkeypatch.setattr(first_mirror, "run", run)
 
     r = _sync(data, cid)
     assert len(passes) == 1 and passes[0].copied > FILES // 2
@@ -134,16 +185,23 @@ def test_a_first_mirror_copies_as_it_walks_and_leaves_what_the_usual_way_leaves(
     for rel in ("d3/sub1", "d0/g0.txt"):
         assert os.lstat(dst / rel).st_mode == os.lstat(src / rel).st_mode
     assert _rows(data) == _rows(data2)
+    # The folders the pass indexed whole carry the digest a scan of them stores.
+    assert len(vouched) > 4
+    assert {k: d for k, d in _digests(data2).items() if k in vouched} == vouched
     assert temp_files(dst) == []
     again = _sync(data, cid)
     assert (again.copied, again.deleted, again.errors, len(passes)) == (0, 0, [], 1)
 
 
 def test_when_its_scan_finds_the_index_as_the_pass_left_it_nothing_is_loaded_again(
-    tmp_path: Path, passes: list[first_mirror.Done], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    passes: list[first_mirror.Done],
+    monkeypatch: pytest.MonkeyPatch,
+    scanned: list[tuple[str, list[str | None]]],
 ) -> None:
-    """Plain folders and files only: the pass indexed all of it, the run's scan changes
-    nothing, and it plans with what the pass kept instead of reading the index again."""
+    """Plain folders and files only: the pass indexed all of it (its walk is the source's
+    scan), the run's scan of the target (its verify) changes nothing, and it plans with
+    what the pass kept instead of reading the index again."""
     src = tmp_path / "src"
     write_tree(src, {f"d{i % 5}/s{i % 2}/f{i}.txt": "y" * (i % 300) for i in range(FILES)})
     data, dst, cid = _mirror(tmp_path, "plain", src)
@@ -159,12 +217,48 @@ def test_when_its_scan_finds_the_index_as_the_pass_left_it_nothing_is_loaded_aga
     r = _sync(data, cid)
     assert r.status == "completed" and r.verified and not r.errors
     assert r.copied == FILES and passes[0].copied == FILES and loads == []
+    assert passes[0].rescan == [] and scanned == [("target", [None])]
     monkeypatch.setattr(first_mirror, "eligible", lambda *a: None)
     usual = _sync(data2, cid2)
     assert usual.copied == FILES and loads == ["loaded"]
     assert read_tree(dst, all_dirs=True) == read_tree(src, all_dirs=True)
     assert _rows(data) == _rows(data2)
-    assert _sync(data, cid).copied == 0
+    # Every folder of both sides carries its digest: the next sync in a new process is
+    # proven a no-op without the engine.
+    assert _digests(data).keys() == _digests(data2).keys()
+    assert quick_noop.try_sync(data, cid).report is not None
+
+
+def test_what_the_walk_could_not_index_is_scanned_alone(
+    tmp_path: Path,
+    passes: list[first_mirror.Done],
+    monkeypatch: pytest.MonkeyPatch,
+    scanned: list[tuple[str, list[str | None]]],
+) -> None:
+    """A link deep in the source and a file edited before its copy: the run's scan of the
+    source covers just their folders; the rest of the source is not scanned again. The
+    walk counts as the source's scan: its old scan errors go, its last scan is set."""
+    src = tmp_path / "src"
+    write_tree(src, {f"d{i % 5}/s{i % 2}/f{i}.txt": "y" * (i % 300) for i in range(FILES)})
+    (src / "d1" / "s0" / "link").symlink_to("f1.txt")
+    data, dst, cid = _mirror(tmp_path, "left", src)
+    with sqlite3.connect(data / "library.sqlite") as db:  # from a scan before the user's fix
+        db.execute(
+            "INSERT INTO scan_errors (location_id, path, message, at) "
+            "VALUES (1, 'd4', 'permission denied', 0)"
+        )
+    _edit_after_the_walk(monkeypatch, src / "d3" / "s1" / "f3.txt")
+    r = _sync(data, cid)
+
+    assert r.status == "completed" and r.verified and not r.errors
+    assert passes[0].rescan == ["d1/s0", "d3/s1"]
+    assert scanned == [("source", ["d1/s0", "d3/s1"]), ("target", [None])]
+    assert read_tree(dst, all_dirs=True) == read_tree(src, all_dirs=True)
+    assert os.readlink(dst / "d1" / "s0" / "link") == "f1.txt"
+    with sqlite3.connect(data / "library.sqlite") as db:
+        assert db.execute("SELECT count(*) FROM scan_errors").fetchone() == (0,)
+        assert db.execute("SELECT last_scan FROM locations WHERE id = 1").fetchone()[0]
+    assert quick_noop.try_sync(data, cid).report is not None
 
 
 def test_a_target_holding_anything_or_an_index_is_mirrored_the_usual_way(
@@ -233,13 +327,7 @@ def test_a_file_changed_after_the_walk_arrives_as_it_is_now(
     tmp_path: Path, passes: list[first_mirror.Done], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     src, data, dst, cid = _sourced(tmp_path, "edit")
-    real_go = first_mirror._Worker.go
-
-    def edit_then_go(self):  # type: ignore[no-untyped-def]
-        (src / "d1" / "sub1" / "f1.txt").write_text("edited after the walk, before the copy")
-        real_go(self)
-
-    monkeypatch.setattr(first_mirror._Worker, "go", edit_then_go)
+    _edit_after_the_walk(monkeypatch, src / "d1" / "sub1" / "f1.txt")
     r = _sync(data, cid)
 
     assert r.status == "completed" and r.verified and not r.errors and passes
@@ -397,3 +485,49 @@ def test_what_the_user_may_not_read_is_reported_and_the_rest_arrives(
         assert got == want and len(got) == FILES - len(range(0, FILES, 6)) - 1
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_only_folders_indexed_whole_are_vouched_for_and_the_rest_is_scanned(
+    tmp_path: Path,
+) -> None:
+    """The pass's bookkeeping at its end (`_source_indexed`), from what its workers
+    walked and what landed: a folder missing a file's or a subfolder's entry, or holding
+    what the walk could not index, gets no digest and is scanned by the run (a folder not
+    made at all, by its parent's scan); a worker that did not report all of its share has
+    the run scan the whole source."""
+    src = tmp_path / "src"
+    src.mkdir()
+    lib = open_library(tmp_path / "data")
+    try:
+        loc = add_location(lib, src).id
+        with lib.engine.begin() as conn:
+            for key in ("a", "a/x", "a/y", "b", "c"):
+                conn.exec_driver_sql(
+                    "INSERT INTO entries (location_id, path, kind, size, mtime_ns, inode, mode, "
+                    "indexed_at) VALUES (?, ?, 'dir', 0, 1, 1, 493, 0)",
+                    (loc, key),
+                )
+        side = first_mirror.Side("source", loc, src, "")
+        w = first_mirror._Worker(0, -1, -1, -1)
+        item = (("dir", 0, 1, None, None, 0o755, 1),)
+        w.dirs = [  # key, item, new folder, digest, jobs [lo, hi), parent
+            ("a", *item, -1, "digest a", 0, 1, -1),
+            ("a/x", *item, 0, "digest a/x", 1, 2, 0),
+            ("a/y", *item, 1, "digest a/y", 2, 3, 0),  # not made: "a" misses its entry
+            ("b", *item, 2, "digest b", 3, 5, -1),  # one of its two files failed
+            ("c", *item, 3, None, 5, 5, -1),  # holds a link: no digest, in `rescan`
+        ]
+        w.owned = [("", 5, 6), ("p", 6, 7)]  # own files alone; "p" lost one
+        w.rescan = ["c"]
+        w.landed = bytearray([1, 1, 0, 1, 0, 1, 0])
+        w.made = bytearray([1, 1, 0, 1, 1])
+        w.reported = True
+
+        assert first_mirror._source_indexed(lib, [w], side) == ["a", "b", "c", "p"]
+        with sqlite3.connect(tmp_path / "data" / "library.sqlite") as db:
+            got = db.execute("SELECT path FROM entries WHERE digest IS NOT NULL").fetchall()
+        assert got == [("a/x",)]
+        w.reported = False
+        assert first_mirror._source_indexed(lib, [w], side) is None
+    finally:
+        lib.close()
