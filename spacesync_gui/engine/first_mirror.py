@@ -31,6 +31,7 @@ from __future__ import annotations
 import os
 import select
 import stat
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
@@ -49,7 +50,7 @@ from .planner import MIRROR
 from .rules import IgnoreRules, builtin_ignored
 from .safety import free_space_problem
 from .scan_split import weigh
-from .snapshots import IndexWriter, Side, dbapi_of, prefix_range
+from .snapshots import ENTRY_UPSERT, IndexWriter, Side, dbapi_of, prefix_range
 
 if TYPE_CHECKING:
     from .conduits import ConduitInfo
@@ -302,6 +303,9 @@ def _source_indexed(lib: Library, workers: list[_Worker], src: Side) -> list[str
     it had reported all of its share: then the run scans all of the source."""
     if not all(w.reported for w in workers):
         return None
+    endpoint = _endpoint_entry(src)
+    if endpoint is None:
+        return None
     rescan: set[str] = set()
     digests = []
     owned = []
@@ -328,8 +332,41 @@ def _source_indexed(lib: Library, workers: list[_Worker], src: Side) -> list[str
                 digests.append((src.full_key(key), digest))
     digests += _vouch_owned(src, [key for key in owned if key not in rescan], rescan)
     with lib.engine.begin() as conn:
+        if endpoint:
+            dbapi_of(conn).execute(ENTRY_UPSERT, endpoint)
         record_walk(conn, src.location_id, src.prefix, digests)
     return sorted(rescan)
+
+
+def _endpoint_entry(src: Side) -> tuple[object, ...] | None:
+    """The source endpoint's own entry, as a scan of its subtree writes it (indexer
+    `start_subtree`): () for a location's root (no entry), None when the pass cannot make it
+    (an endpoint gone, or below names that are not plain ASCII, whose keys may differ from
+    the disk's: the run's scan then covers the whole source)."""
+    if not src.prefix:
+        return ()
+    if not src.prefix.isascii() or "\\" in src.prefix:
+        return None
+    try:
+        st = os.lstat(src.endpoint)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(st.st_mode):
+        return None
+    mode = st.st_mode & 0o7777
+    return (
+        src.location_id,
+        src.prefix,
+        None,
+        DIR,
+        0,
+        st.st_mtime_ns,
+        st.st_ino,
+        mode,
+        None,
+        None,
+        time.time(),
+    )
 
 
 def _vouch_owned(src: Side, keys: list[str], rescan: set[str]) -> list[tuple[str, str]]:

@@ -349,15 +349,22 @@ def test_a_stopped_pass_ends_the_run_and_the_next_run_completes(
     assert read_tree(dst, all_dirs=True) == read_tree(src, all_dirs=True)
 
 
+@pytest.mark.parametrize("plain", [False, True], ids=["links and odd names", "plain"])
 def test_endpoints_inside_locations_take_only_their_own_folders(
-    tmp_path: Path, passes: list[first_mirror.Done], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, passes: list[first_mirror.Done], monkeypatch: pytest.MonkeyPatch, plain: bool
 ) -> None:
     """A conduit between subfolders of two locations: the pass walks only the source's
-    subfolder, writes only into the target's, and leaves the index the usual way would."""
+    subfolder, writes only into the target's, and leaves the index the usual way would,
+    folder digests included (a plain tree's endpoint vouched for by the pass itself)."""
     runs = {}
     for name in ("pass", "usual"):
         s_root, t_root, data = tmp_path / f"S-{name}", tmp_path / f"T-{name}", tmp_path / name
-        if name == "pass":
+        if name == "pass" and plain:
+            write_tree(
+                s_root / "inner", {f"d{i % 5}/s{i % 2}/f{i}.txt": "z" * i for i in range(FILES)}
+            )
+            (s_root / "beside.txt").write_text("the source location's, not the conduit's")
+        elif name == "pass":
             _source(s_root / "inner")
             (s_root / "beside.txt").write_text("the source location's, not the conduit's")
         else:  # the same files, times and modes
@@ -382,7 +389,8 @@ def test_endpoints_inside_locations_take_only_their_own_folders(
         )
         assert (t_root / "kept.txt").read_text() == "the target location's own"
         assert not (t_root / "into" / "beside.txt").exists()
-        runs[name] = _rows(data)
+        runs[name] = (_rows(data), sorted(_digests(data)))  # the digests: which folders
+        assert quick_noop.try_sync(data, c.id).report is not None
     assert len(passes) == 1 and passes[0].copied > FILES // 2
     assert runs["pass"] == runs["usual"]
 
