@@ -564,10 +564,8 @@ def _walk(
             continue
         listing, whole = listed[0], listed[1]
         files, subs = [], []
-        for de, st in listing:
-            if builtin_ignored(de.name):
-                continue
-            if isinstance(st, OSError) or key_for(de.name) != de.name:
+        for de, st in listing:  # (list_dir leaves out the built-in ignored names)
+            if isinstance(st, OSError) or not (de.name.isascii() or key_for(de.name) == de.name):
                 whole = False
                 continue
             child = f"{key}/{de.name}" if key else de.name
