@@ -269,11 +269,10 @@ def _land(
         landed[i] = 1
         kind, size, mtime_ns, _, link, src_mode, src_inode = items[i]
         it = Item(kind, size, mtime_ns, digest, link, src_mode, src_inode)  # type: ignore[arg-type]
-        writer.set_entry(src, keys[i], it)
         rows.append((keys[i], it, it, Item(FILE, it.size, it.mtime_ns, digest, None, mode, inode)))
         done.bytes += it.size
     if rows:
-        writer.copies_landed(dst, src, rows)
+        writer.copies_landed(dst, src, rows, sources=True)
         done.copied += len(rows)
         progress.items_done(len(rows), rows[-1][0])
 

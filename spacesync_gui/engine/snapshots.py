@@ -313,16 +313,28 @@ class IndexWriter:
         self._maybe_flush()
 
     def copies_landed(
-        self, side: Side, src: Side, done: Iterable[tuple[str, Item, Item | None, Item]]
+        self,
+        side: Side,
+        src: Side,
+        done: Iterable[tuple[str, Item, Item | None, Item]],
+        *,
+        sources: bool = False,
     ) -> None:
         """Record copies from `src` that landed on `side`: (key, the source item copied, its
         base before, the copy as it is on disk). What `set_base` and `set_entry` do, in one
         loop for a batch (a worker reports up to a thousand at a time, and 100k files add up),
         plus the source's hash where its scan left none (deferred.py): filled in only while
-        its entry still holds the size and mtime the copy read."""
+        its entry still holds the size and mtime the copy read. With `sources`, the source
+        items (names that are their key) are its entries too: a first mirror's pass walked
+        the source instead of scanning it."""
         loc, src_loc, memory = side.location_id, src.location_id, self.memory
-        snap, disk, src_snap = side.snapshot, side.disk, src.snapshot
+        snap, disk, src_snap, src_disk = side.snapshot, side.disk, src.snapshot, src.disk
         for key, item, base, exact in done:
+            if sources:
+                self._entries[(src_loc, src.full_key(key))] = (item, None)
+                if memory is not None:
+                    src_snap[key] = item
+                    src_disk.pop(key, None)
             digest = exact.hash
             if digest is not None:
                 if item.hash is None:  # indexed without a hash: the copy computed it
