@@ -31,7 +31,6 @@ from __future__ import annotations
 import os
 import select
 import stat
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
@@ -50,7 +49,7 @@ from .planner import MIRROR
 from .rules import IgnoreRules, builtin_ignored
 from .safety import free_space_problem
 from .scan_split import weigh
-from .snapshots import ENTRY_UPSERT, IndexWriter, Side, dbapi_of, prefix_range
+from .snapshots import IndexWriter, Side, dbapi_of, prefix_range, write_entries
 
 if TYPE_CHECKING:
     from .conduits import ConduitInfo
@@ -302,8 +301,8 @@ def _source_indexed(lib: Library, workers: list[_Worker], src: Side) -> list[str
     it had reported all of its share: then the run scans all of the source."""
     if not all(w.reported for w in workers):
         return None
-    endpoint = _endpoint_entry(src)
-    if endpoint is None:
+    endpoint = _endpoint_entry(src) if src.prefix else None  # a location's root has none
+    if src.prefix and endpoint is None:
         return None
     rescan: set[str] = set()
     digests = []
@@ -331,19 +330,17 @@ def _source_indexed(lib: Library, workers: list[_Worker], src: Side) -> list[str
                 digests.append((src.full_key(key), digest))
     digests += _vouch_owned(src, [key for key in owned if key not in rescan], rescan)
     with lib.engine.begin() as conn:
-        if endpoint:
-            dbapi_of(conn).execute(ENTRY_UPSERT, endpoint)
+        if endpoint is not None:
+            write_entries(conn, {(src.location_id, src.prefix): (endpoint, None)})
         record_walk(conn, src.location_id, src.prefix, digests)
     return sorted(rescan)
 
 
-def _endpoint_entry(src: Side) -> tuple[object, ...] | None:
-    """The source endpoint's own entry, as a scan of its subtree writes it (indexer
-    `start_subtree`): () for a location's root (no entry), None when the pass cannot make it
-    (an endpoint gone, or below names that are not plain ASCII, whose keys may differ from
-    the disk's: the run's scan then covers the whole source)."""
-    if not src.prefix:
-        return ()
+def _endpoint_entry(src: Side) -> Item | None:
+    """The entry of a source endpoint inside its location, as a scan of its subtree writes
+    it (indexer `start_subtree`); None when the pass cannot make it (an endpoint gone, or
+    below names that are not plain ASCII, whose keys may differ from the disk's: the run's
+    scan then covers the whole source)."""
     if not src.prefix.isascii() or "\\" in src.prefix:
         return None
     try:
@@ -352,20 +349,7 @@ def _endpoint_entry(src: Side) -> tuple[object, ...] | None:
         return None
     if not stat.S_ISDIR(st.st_mode):
         return None
-    mode = st.st_mode & 0o7777
-    return (
-        src.location_id,
-        src.prefix,
-        None,
-        DIR,
-        0,
-        st.st_mtime_ns,
-        st.st_ino,
-        mode,
-        None,
-        None,
-        time.time(),
-    )
+    return Item(DIR, 0, st.st_mtime_ns, None, None, st.st_mode & 0o7777, st.st_ino)
 
 
 def _vouch_owned(src: Side, keys: list[str], rescan: set[str]) -> list[tuple[str, str]]:

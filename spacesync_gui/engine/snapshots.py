@@ -381,7 +381,7 @@ class IndexWriter:
                 )
             before = self._counters(db)
             _write_base(conn, self.conduit_id, base)
-            _write_entries(conn, entries)
+            write_entries(conn, entries)
             if hashes:
                 bulk_update(db, _FILL_HASH, hashes)
             for loc, n in self._counters(db).items():
@@ -554,7 +554,7 @@ def _write_base(conn: Connection, conduit_id: int, base: dict[str, Item | None])
         bulk_write(db, _BASE_UPSERT, 7, rows)
 
 
-def _write_entries(
+def write_entries(
     conn: Connection, entries: dict[tuple[int, str], tuple[Item, bytes | None] | None]
 ) -> None:
     if not entries:
