@@ -79,7 +79,6 @@ class Done:
     # The source's folders (keys) whose index the pass could not complete, for the run's
     # scan; None: the whole source (a worker ended early).
     rescan: list[str] | None = None
-    token: str = ""  # the index's clean token after the pass (service.py)
     # The base as the pass wrote it, and the sides' snapshots likewise (the IndexWriter's
     # memory): what loading would read, as long as nothing else changed the index since.
     kept: Snapshot = field(default_factory=dict)

@@ -399,6 +399,7 @@ class FileSyncService:
         phase("preflight")
         sides = self._preflight(conduit)
         first: first_mirror.Done | None = None
+        first_token = ""  # the index's token right after the pass
         touched: dict[str, list[str] | None] | None = None  # what the scan below covers
         weighed = (
             first_mirror.eligible(self.lib, conduit, sides, report.dry_run)
@@ -410,6 +411,7 @@ class FileSyncService:
             first = self._first_mirror(conduit, sides, report, weighed)
             if first is None:
                 return  # stopped
+            first_token = self._token(conduit)[0]
             if first.rescan is not None:
                 # Its walk was the source's scan: the source's folders it could not index
                 # whole are scanned, and the whole target (what the pass wrote).
@@ -435,7 +437,7 @@ class FileSyncService:
             return
         phase("planning")
         plan = self._plan_changed(conduit, sides, token, stored)
-        if plan is None and first is not None and first.token == token:
+        if plan is None and first is not None and first_token == token:
             # Only the first mirror's pass changed the index (the scan found it exact): its
             # snapshots and base are what loading would read.
             self._partial = False
@@ -525,8 +527,8 @@ class FileSyncService:
         report: RunReport,
         weighed: first_mirror.Weights,
     ) -> first_mirror.Done | None:
-        """The first mirror's pass (first_mirror.py), with the index's token after it; None
-        when it was stopped, which fails the run (the next run completes the work)."""
+        """The first mirror's pass (first_mirror.py); None when it was stopped, which fails
+        the run (the next run completes the work)."""
 
         def begin() -> None:
             report.generation = self._start_generation(conduit.id)
@@ -550,7 +552,6 @@ class FileSyncService:
         if done.stopped:
             report.status, report.reason = "failed", STOPPED
             return None
-        done.token = self._token(conduit)[0]
         return done
 
     def _verify(self, conduit: ConduitInfo, sides: dict[str, Side], plan: Plan) -> tuple[Plan, str]:
