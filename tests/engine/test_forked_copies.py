@@ -610,10 +610,23 @@ def test_a_helper_that_dies_during_a_run_fails_what_it_did_not_report(
     assert process is not None and not process.alive()  # later runs copy with threads
     indexed = {k for k, e in entries(library, c.target_location_id).items() if e.kind == "file"}
     assert len(indexed) == r.copied
+    # The helper's workers were killed with it, but one may still be finishing a system
+    # call (a syncfs): its temps are removed by the first run after it is gone.
+    _until_writers_gone(dst)
     again = _sync(library, c.id)
     assert again.status == "completed" and not again.errors
     assert read_tree(dst) == read_tree(src)
     assert temp_files(dst) == []
+
+
+def _until_writers_gone(root: Path, limit: float = 10.0) -> None:
+    tmp = transfer.root_tmp_dir(root)
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        names = os.listdir(tmp) if os.path.isdir(tmp) else []
+        if all(transfer.is_stale_temp(os.path.join(tmp, n)) for n in names):
+            return
+        time.sleep(0.01)
 
 
 def _ended(pid: int) -> bool:
