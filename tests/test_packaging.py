@@ -62,6 +62,30 @@ def test_metadata_comes_from_pyproject():
         assert (PACKAGING / script).is_file()
 
 
+def test_the_icon_check_allows_a_cpus_rounding_but_not_another_picture(qapp) -> None:
+    """Qt rounds a few edge pixels one level apart on other CPUs: not stale. A pixel
+    drawn otherwise is."""
+    from PySide6.QtGui import QColor, QImage
+
+    icons = _load("render_icons")
+    path = META.icon_png(32)
+    committed = path.read_bytes()
+
+    def with_pixel(shift: int) -> bytes:
+        image = QImage()
+        assert image.loadFromData(committed)
+        image = image.convertToFormat(QImage.Format.Format_ARGB32)
+        c = image.pixelColor(16, 16)
+        image.setPixelColor(16, 16, QColor(abs(c.red() - shift), c.green(), c.blue(), c.alpha()))
+        return icons.png_bytes(image)
+
+    assert icons.same_image(path, committed, with_pixel(1))
+    assert not icons.same_image(path, committed, with_pixel(40))
+    ico = META.icon_ico.read_bytes()
+    assert icons.same_image(META.icon_ico, ico, ico)
+    assert not icons.same_image(META.icon_ico, ico, ico[:-300] + bytes(300))
+
+
 def test_icons_are_committed_and_current():
     assert META.icon_svg.is_file()
     # In a child process: its QGuiApplication must not become the suite's qapp.
