@@ -11,13 +11,16 @@ computed, the target's entry, the base).
 
 The walk is the source's scan (SPEC 3.1 step 2): what it indexed is what a scan would
 have written, each folder it indexed whole with its listing's digest too (so later scans
-walk it without reading its entries). Then the run goes on as every run does, its scan
-covering the whole target (the copies' verify, step 6) and, of the source, only the
-folders the pass could not index whole (symlinks, names that differ from their key,
-anything unreadable or that failed or changed here); it plans and copies what is left. A
-row recorded here that the disk does not bear out is rewritten by that scan, and a file
-not where it should be is planned again. Changes made to the source after the walk are
-the next run's, as changes made after any run's scan are.
+walk it without reading its entries). The copies' verify (step 6, a rescan of what was
+written) is made as the folders are placed: a worker lists each new folder it placed and
+vouches for it when it holds exactly the copies recorded (`_Vouch`); the folders that hold
+folders are listed at the end. Then the run goes on as every run does, its scan covering
+only what the pass could not index or vouch for (symlinks, names that differ from their
+key, anything unreadable, a copy that failed, a source changed here, anything else found
+in the target); it plans and copies what is left. A row recorded here that the disk does
+not bear out is rewritten by that scan, and a file not where it should be is planned
+again. Changes made to the source after the walk are the next run's, as changes made
+after any run's scan are.
 
 Nothing here can replace or delete anything: the target was empty when the pass began,
 and new files and folders go into place with RENAME_NOREPLACE (something that appears
@@ -69,6 +72,9 @@ Weights = tuple[dict[str, float], dict[str, list[str]]]
 # holding what it could not index (links, special files, names unlike their key, what
 # could not be read or listed): the run's scan indexes those.
 Walked = tuple[list[str], list[tuple[object, ...]], int, list[Folder], list[Owned], list[str]]
+# A worker's word on new folders it placed: ("vouched", [(place in its `dirs`, the digest of
+# the folder's listing on the target)]), see `_Vouch`.
+_Vouched = tuple[str, list[tuple[int, str]]]
 
 
 @dataclass
@@ -79,6 +85,8 @@ class Done:
     # The source's folders (keys) whose index the pass could not complete, for the run's
     # scan; None: the whole source (a worker ended early).
     rescan: list[str] | None = None
+    # The target's folders the pass could not vouch for (`_target_indexed`), likewise.
+    rescan_target: list[str] | None = None
     # The base as the pass wrote it, and the sides' snapshots likewise (the IndexWriter's
     # memory): what loading would read, as long as nothing else changed the index since.
     kept: Snapshot = field(default_factory=dict)
@@ -153,9 +161,11 @@ def run(
             for w in workers:
                 w.go()
             _relay(workers, should_stop, src, dst, writer, done, progress)
-        writer.flush()
         progress.maybe_emit(force=True)
-        if not done.stopped:
+        if done.stopped:
+            writer.flush()
+        else:
+            done.rescan_target = _target_indexed(lib, workers, premade, dst, writer)
             done.rescan = _source_indexed(lib, workers, src)
     finally:
         for w in workers:
@@ -237,6 +247,8 @@ def _relay(
                             w.made[i] = _folder_landed(key, item, src, dst, writer)
                 elif msg == "done":
                     w.reported = True
+                elif msg[0] == "vouched":  # type: ignore[index]
+                    w.vouched.update(cast(_Vouched, msg)[1])
                 else:
                     _land(w, cast(forked_copies.ChunkReport, msg), src, dst, writer, done, progress)
             if w.frames.eof:
@@ -327,7 +339,7 @@ def _source_indexed(lib: Library, workers: list[_Worker], src: Side) -> list[str
                 rescan.add(key)
             else:
                 digests.append((src.full_key(key), digest))
-    digests += _vouch_owned(src, [key for key in owned if key not in rescan], rescan)
+    digests += _vouch_listed(src, [key for key in owned if key not in rescan], rescan)
     with lib.engine.begin() as conn:
         if endpoint is not None:
             write_entries(conn, {(src.location_id, src.prefix): (endpoint, None)})
@@ -335,15 +347,61 @@ def _source_indexed(lib: Library, workers: list[_Worker], src: Side) -> list[str
     return sorted(rescan)
 
 
-def _endpoint_entry(src: Side) -> Item | None:
-    """The entry of a source endpoint inside its location, as a scan of its subtree writes
-    it (indexer `start_subtree`); None when the pass cannot make it (an endpoint gone, or
-    below names that are not plain ASCII, whose keys may differ from the disk's: the run's
-    scan then covers the whole source)."""
-    if not src.prefix.isascii() or "\\" in src.prefix:
+def _target_indexed(
+    lib: Library, workers: list[_Worker], premade: list[str], dst: Side, writer: IndexWriter
+) -> list[str] | None:
+    """The copies' verify (SPEC 3.1 step 6) without a scan of the target: each new folder
+    that holds only files was listed by its worker once placed (`_Vouch`); the folders
+    that hold folders, made before the copies, are listed here at the end (their own
+    entries first brought up to date: what was placed in them changed their mtime), and
+    each vouched for when every item is as the pass recorded it. What is vouched for gets
+    its digest, as a scan of it stores; the rest (a copy failed, anything that does not
+    match) goes to the run's scan, as do all of the target (None) when a worker ended
+    before it had reported all of its share. Flushes `writer` in every case."""
+    endpoint = _endpoint_entry(dst) if dst.prefix else None
+    if not all(w.reported for w in workers) or (dst.prefix and endpoint is None):
+        writer.flush()
         return None
+    rescan: set[str] = set()
+    digests: list[tuple[str, str]] = []
+    parents = list(premade)
+    for w in workers:
+        for i, (key, _, f, _, lo, hi, _) in enumerate(w.dirs):
+            if not w.made[i]:
+                continue  # not on the target, or not recorded: its parent's listing tells
+            if f < 0:
+                parents.append(key)
+            elif i in w.vouched and w.landed.find(0, lo, hi) < 0:
+                digests.append((dst.full_key(key), w.vouched[i]))
+            else:
+                rescan.add(key)
+    for key in parents:
+        item = _dir_item(f"{dst.endpoint}/{key}")
+        if item is not None:  # else its parent's listing does not match: rescanned
+            writer.set_entry(dst, key, item)
+    writer.flush()
+    digests += _vouch_listed(dst, ["", *parents], rescan)
+    with lib.engine.begin() as conn:
+        if endpoint is not None:
+            write_entries(conn, {(dst.location_id, dst.prefix): (endpoint, None)})
+        record_walk(conn, dst.location_id, dst.prefix, digests)
+    return sorted(rescan)
+
+
+def _endpoint_entry(side: Side) -> Item | None:
+    """The entry of an endpoint inside its location, as a scan of its subtree writes it
+    (indexer `start_subtree`); None when the pass cannot make it (an endpoint gone, or
+    below names that are not plain ASCII, whose keys may differ from the disk's: the run's
+    scan then covers the whole side)."""
+    if not side.prefix.isascii() or "\\" in side.prefix:
+        return None
+    return _dir_item(str(side.endpoint))
+
+
+def _dir_item(path: str) -> Item | None:
+    """A folder's entry from its lstat; None when it is gone or not a folder."""
     try:
-        st = os.lstat(src.endpoint)
+        st = os.lstat(path)
     except OSError:
         return None
     if not stat.S_ISDIR(st.st_mode):
@@ -351,16 +409,17 @@ def _endpoint_entry(src: Side) -> Item | None:
     return Item(DIR, 0, st.st_mtime_ns, None, None, st.st_mode & 0o7777, st.st_ino)
 
 
-def _vouch_owned(src: Side, keys: list[str], rescan: set[str]) -> list[tuple[str, str]]:
-    """The digests of the folders whose own files alone a worker walked (the endpoint,
-    the heavy top folders): their subfolders' entries came from other walks, so each is
-    listed again here (a handful of folders) and vouched for when every item of that
-    listing is as the pass recorded it (its snapshot); else it goes to the run's scan.
-    (Without its digest the endpoint itself would look changed to the next no-op sync.)"""
+def _vouch_listed(side: Side, keys: list[str], rescan: set[str]) -> list[tuple[str, str]]:
+    """The digests of folders listed again here, at the end of the pass (a handful of
+    folders): the source's folders whose own files alone a worker walked (the endpoint,
+    the heavy top folders: their subfolders' entries came from other walks), the target's
+    folders that hold folders. Each is vouched for when every item of its listing is as
+    the pass recorded it (the side's snapshot); else it goes to the run's scan. (Without
+    its digest an endpoint itself would look changed to the next no-op sync.)"""
     seed = digest_seed(IgnoreRules())
-    snap, out = src.snapshot, []
+    snap, out = side.snapshot, []
     for key in keys:
-        listed = list_dir(f"{src.endpoint}/{key}" if key else str(src.endpoint))
+        listed = list_dir(f"{side.endpoint}/{key}" if key else str(side.endpoint))
         whole = listed is not None and listed[1]
         listing = listed[0] if listed is not None else []
         for de, st in listing:
@@ -369,7 +428,7 @@ def _vouch_owned(src: Side, keys: list[str], rescan: set[str]) -> list[tuple[str
                 whole = False
                 break
         if whole:
-            out.append((src.full_key(key) if key else src.prefix, listing_digest(seed, listing)))
+            out.append((side.full_key(key) if key else side.prefix, listing_digest(seed, listing)))
         else:
             rescan.add(key)
     return out
@@ -403,6 +462,7 @@ class _Worker:
         self.new_folders: dict[int, int] = {}  # NewFolder index -> its place in `dirs`
         self.landed = bytearray()  # 1: the job's copy is recorded
         self.made = bytearray()  # 1: the folder is made and recorded
+        self.vouched: dict[int, str] = {}  # place in `dirs` -> its target listing's digest
         self.nbytes = -1
         self.ended = False
         self.reported = False  # it sent all it did ("done")
@@ -502,7 +562,8 @@ def _walk_and_copy(
     job_list = [j for _, j in jobs]
     chunks = forked_copies.job_chunks(job_list, executor.CHUNK_FILES, executor.CHUNK_BYTES)
     work = forked_copies.Copies(job_list, chunks, 1, folders)
-    forked_copies.work_chunks(work, list(work.chunks), out_fd, stop_fd)
+    vouch = _Vouch(dirs, walked[0], items, str(dst.endpoint))
+    forked_copies.work_chunks(work, list(work.chunks), out_fd, stop_fd, vouch)
 
 
 def _walk(
@@ -591,6 +652,49 @@ def _walk(
         me = len(dirs) - 1
         todo.extend((child, me, st) for child, st in sorted(subs, reverse=True))
     return jobs, folders, dirs, owned, rescan
+
+
+class _Vouch:
+    """In a worker, after each report that tells of new folders placed (forked_copies
+    `work_chunks`): each folder listed on the target and vouched for (`_Vouched`) when it
+    holds exactly the folder's copies as this worker made and reported them. This listing
+    is the copies' verify for that folder (SPEC 3.1 step 6), made once it is whole, while
+    the other workers still copy, instead of in a scan of the whole target at the end."""
+
+    def __init__(
+        self, dirs: list[Folder], keys: list[str], items: list[tuple[object, ...]], dst: str
+    ) -> None:
+        self.dirs, self.keys, self.items, self.dst = dirs, keys, items, dst
+        self.places = {f: i for i, (_, _, f, *_) in enumerate(dirs) if f >= 0}
+        self.seed = digest_seed(IgnoreRules())  # no rules: see `eligible`
+
+    def __call__(self, landed: list[forked_copies.Landed], made: list[int]) -> _Vouched | None:
+        copies = {i: (inode, mode, digest) for i, inode, mode, digest in landed}
+        out = []
+        for f in made:
+            i = self.places[f]
+            digest = self._digest(self.dirs[i], copies)
+            if digest is not None:
+                out.append((i, digest))
+        return ("vouched", out) if out else None
+
+    def _digest(self, folder: Folder, copies: dict[int, tuple[int, int, str]]) -> str | None:
+        key, lo, hi = folder[0], folder[4], folder[5]
+        if any(j not in copies for j in range(lo, hi)):
+            return None  # one failed (the run copies it again)
+        listed = list_dir(f"{self.dst}/{key}")
+        if listed is None or not listed[1] or len(listed[0]) != hi - lo:
+            return None
+        names = {self.keys[j].rpartition("/")[2]: j for j in range(lo, hi)}
+        for de, st in listed[0]:
+            j = names.get(de.name, -1)
+            if j < 0 or isinstance(st, OSError):
+                return None
+            inode, mode, digest = copies[j]
+            size, mtime_ns = cast(int, self.items[j][1]), cast(int, self.items[j][2])
+            if not _as_recorded(Item(FILE, size, mtime_ns, digest, None, mode, inode), st):
+                return None
+        return listing_digest(self.seed, listed[0])
 
 
 def _make_folders(made: list[tuple[str, int]]) -> bool:

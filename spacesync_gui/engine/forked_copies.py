@@ -604,9 +604,32 @@ def _folders_of(jobs: Sequence[Job], chunks: Sequence[Sequence[int]]) -> set[int
     return {jobs[i].folder for c in chunks for i in c if jobs[i].folder >= 0}
 
 
-def work_chunks(work: Copies, chunks: list[Sequence[int]], out_fd: int, stop_fd: int) -> None:
+def work_chunks(
+    work: Copies,
+    chunks: list[Sequence[int]],
+    out_fd: int,
+    stop_fd: int,
+    vouch: Callable[[list[Landed], list[int]], object] | None = None,
+) -> None:
+    """Copy the chunks, reporting each (`ChunkReport`). `vouch(landed, made)`, when given,
+    is asked after each report that tells of new folders made: what it returns (None:
+    nothing) is sent too."""
+
     def send(msg: object) -> None:
         send_frame(out_fd, msg)
+
+    def report(
+        ok: list[Landed],
+        bad: list[tuple[int, str]],
+        nbytes: int,
+        made: list[int],
+        unmade: list[tuple[int, str]],
+    ) -> None:
+        send((ok, bad, nbytes, made, unmade))
+        if made and vouch is not None:
+            extra = vouch(ok, made)
+            if extra is not None:
+                send(extra)
 
     jobs = work.jobs
     staging: dict[str, str] = {}  # tmp root -> this worker's staging folder
@@ -637,10 +660,10 @@ def work_chunks(work: Copies, chunks: list[Sequence[int]], out_fd: int, stop_fd:
             unlanded, placed = _commit(work, staged, private, bad, unmade)
             for f in _folders_of(jobs, [chunk]).difference(private, (f for f, _ in unmade)):
                 unmade.append((f, "none of its files could be staged"))
-            send((ok, bad, sum(s.size for _, s in staged), made, unmade))
+            report(ok, bad, sum(s.size for _, s in staged), made, unmade)
         bad, unmade = [], []
         ok, made = _durable(work, unlanded, placed, set(), bad, unmade)
-        send((ok, bad, 0, made, unmade))
+        report(ok, bad, 0, made, unmade)
         send("done")
     finally:
         for folder in staging.values():

@@ -413,9 +413,13 @@ class FileSyncService:
                 return  # stopped
             first_token = self._token(conduit)[0]
             if first.rescan is not None:
-                # Its walk was the source's scan: the source's folders it could not index
-                # whole are scanned, and the whole target (what the pass wrote).
-                touched = {TARGET: None, **_cover({SOURCE: set(first.rescan)})}
+                # Its walk was the source's scan, its listings of what it placed the copies'
+                # verify: what either could not vouch for is scanned (the target all of it
+                # when the pass could not tell).
+                left = {SOURCE: set(first.rescan), TARGET: set(first.rescan_target or ())}
+                touched = _cover(left)
+                if first.rescan_target is None:
+                    touched[TARGET] = None
         phase("scanning")
         # A mirror's copies hash what they read: its scan need not read new files first.
         self._refresh(

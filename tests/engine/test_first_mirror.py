@@ -29,7 +29,9 @@ from spacesync_gui.engine import (
 from spacesync_gui.engine.conduits import add_conduit
 from spacesync_gui.engine.db import open_library
 from spacesync_gui.engine.events import Progress
+from spacesync_gui.engine.listing import digest, digest_seed, list_dir
 from spacesync_gui.engine.locations import add_location
+from spacesync_gui.engine.rules import IgnoreRules
 from spacesync_gui.engine.service import FileSyncService
 from tests.sync_helpers import read_tree, temp_files, write_tree
 
@@ -129,6 +131,13 @@ def _digests(data_dir: Path) -> dict[tuple[int, str], str]:
         return {(loc, path): digest for loc, path, digest in rows}
 
 
+def _listed(root: Path, key: str) -> str:
+    """The digest a scan would store for the folder `key` of `root` as it is now."""
+    listed = list_dir(str(root / key))
+    assert listed is not None and listed[1]
+    return digest(digest_seed(IgnoreRules()), listed[0])
+
+
 def _mirror(tmp_path: Path, name: str, src: Path) -> tuple[Path, Path, int]:
     data, dst = tmp_path / f"data-{name}", tmp_path / f"dst-{name}"
     dst.mkdir()
@@ -162,11 +171,13 @@ def test_a_first_mirror_copies_as_it_walks_and_leaves_what_the_usual_way_leaves(
     src, data, dst, cid = _sourced(tmp_path, "pass")
     data2, dst2, cid2 = _mirror(tmp_path, "usual", src)
     vouched: dict[tuple[int, str], str] = {}
+    listed: dict[tuple[int, str], str] = {}
     counted = first_mirror.run
 
     def run(*a, **kw):  # type: ignore[no-untyped-def]
         done = counted(*a, **kw)
         vouched.update(_digests(data))  # as the pass left them, before the run's scan
+        listed.update({(loc, key): _listed(dst, key) for loc, key in vouched if loc == 2})
         return done
 
     monkeypatch.setattr(first_mirror, "run", run)
@@ -185,9 +196,14 @@ def test_a_first_mirror_copies_as_it_walks_and_leaves_what_the_usual_way_leaves(
     for rel in ("d3/sub1", "d0/g0.txt"):
         assert os.lstat(dst / rel).st_mode == os.lstat(src / rel).st_mode
     assert _rows(data) == _rows(data2)
-    # The folders the pass indexed whole carry the digest a scan of them stores.
-    assert len(vouched) > 4
-    assert {k: d for k, d in _digests(data2).items() if k in vouched} == vouched
+    # The folders the pass indexed whole carry the digest a scan of them stores; of the
+    # target, all but those the run after it wrote in.
+    source = {k: d for k, d in vouched.items() if k[0] == 1}
+    assert len(source) > 4
+    assert {k: d for k, d in _digests(data2).items() if k in source} == source
+    target = {k: d for k, d in vouched.items() if k[0] == 2}
+    assert target == listed
+    assert target.keys() >= {(2, k) for k in ("", "d0", "d0/sub0", "d1/sub1/deeper")}
     assert temp_files(dst) == []
     again = _sync(data, cid)
     assert (again.copied, again.deleted, again.errors, len(passes)) == (0, 0, [], 1)
@@ -200,8 +216,9 @@ def test_when_its_scan_finds_the_index_as_the_pass_left_it_nothing_is_loaded_aga
     scanned: list[tuple[str, list[str | None]]],
 ) -> None:
     """Plain folders and files only: the pass indexed all of it (its walk is the source's
-    scan), the run's scan of the target (its verify) changes nothing, and it plans with
-    what the pass kept instead of reading the index again."""
+    scan) and vouched for all it placed (its listings of the target, the copies' verify),
+    so nothing is scanned after it, and the run plans with what the pass kept instead of
+    reading the index again."""
     src = tmp_path / "src"
     write_tree(src, {f"d{i % 5}/s{i % 2}/f{i}.txt": "y" * (i % 300) for i in range(FILES)})
     data, dst, cid = _mirror(tmp_path, "plain", src)
@@ -217,7 +234,7 @@ def test_when_its_scan_finds_the_index_as_the_pass_left_it_nothing_is_loaded_aga
     r = _sync(data, cid)
     assert r.status == "completed" and r.verified and not r.errors
     assert r.copied == FILES and passes[0].copied == FILES and loads == []
-    assert passes[0].rescan == [] and scanned == [("target", [None])]
+    assert passes[0].rescan == passes[0].rescan_target == [] and scanned == []
     monkeypatch.setattr(first_mirror, "eligible", lambda *a: None)
     usual = _sync(data2, cid2)
     assert usual.copied == FILES and loads == ["loaded"]
@@ -236,8 +253,9 @@ def test_what_the_walk_could_not_index_is_scanned_alone(
     scanned: list[tuple[str, list[str | None]]],
 ) -> None:
     """A link deep in the source and a file edited before its copy: the run's scan of the
-    source covers just their folders; the rest of the source is not scanned again. The
-    walk counts as the source's scan: its old scan errors go, its last scan is set."""
+    source covers just their folders, of the target just the folder whose copy failed;
+    the rest is not scanned again. The walk counts as the source's scan: its old scan
+    errors go, its last scan is set."""
     src = tmp_path / "src"
     write_tree(src, {f"d{i % 5}/s{i % 2}/f{i}.txt": "y" * (i % 300) for i in range(FILES)})
     (src / "d1" / "s0" / "link").symlink_to("f1.txt")
@@ -252,7 +270,8 @@ def test_what_the_walk_could_not_index_is_scanned_alone(
 
     assert r.status == "completed" and r.verified and not r.errors
     assert passes[0].rescan == ["d1/s0", "d3/s1"]
-    assert scanned == [("source", ["d1/s0", "d3/s1"]), ("target", [None])]
+    assert passes[0].rescan_target == ["d3/s1"]
+    assert scanned == [("source", ["d1/s0", "d3/s1"]), ("target", ["d3/s1"])]
     assert read_tree(dst, all_dirs=True) == read_tree(src, all_dirs=True)
     assert os.readlink(dst / "d1" / "s0" / "link") == "f1.txt"
     with sqlite3.connect(data / "library.sqlite") as db:
@@ -333,6 +352,58 @@ def test_a_file_changed_after_the_walk_arrives_as_it_is_now(
     assert r.status == "completed" and r.verified and not r.errors and passes
     assert (dst / "d1" / "sub1" / "f1.txt").read_text().startswith("edited after the walk")
     assert read_tree(dst) == read_tree(src)
+
+
+@pytest.mark.parametrize("where", ["a folder a worker placed", "a folder made before"])
+def test_what_appears_in_the_target_during_the_pass_is_not_vouched_for(
+    tmp_path: Path,
+    passes: list[first_mirror.Done],
+    monkeypatch: pytest.MonkeyPatch,
+    where: str,
+) -> None:
+    """Someone else's file in a folder the pass made, just before the pass lists that
+    folder (the copies' verify): the folder gets no digest, the run's scan finds the
+    file, and the mirror moves it away (to the versions store), verified."""
+    src = tmp_path / "src"
+    write_tree(src, {f"d{i % 5}/s{i % 2}/f{i}.txt": "y" * (i % 300) for i in range(FILES)})
+    data, dst, cid = _mirror(tmp_path, "stray", src)
+    if where == "a folder a worker placed":
+        real_vouch = first_mirror._Vouch.__call__
+
+        def vouch(self, landed, made):  # type: ignore[no-untyped-def]  # in the workers
+            key = self.dirs[self.places[made[0]]][0]
+            (Path(self.dst) / key / "stray.txt").write_text("not the pass's")
+            return real_vouch(self, landed, made)
+
+        monkeypatch.setattr(first_mirror._Vouch, "__call__", vouch)
+    else:
+        real_listed = first_mirror._vouch_listed
+
+        def listed(side, keys, rescan):  # type: ignore[no-untyped-def]
+            if side.name == "target":
+                (dst / "d2" / "stray.txt").write_text("not the pass's")
+            return real_listed(side, keys, rescan)
+
+        monkeypatch.setattr(first_mirror, "_vouch_listed", listed)
+    strays: list[str] = []
+    counted = first_mirror.run
+
+    def run(*a, **kw):  # type: ignore[no-untyped-def]
+        done = counted(*a, **kw)
+        strays.extend(str(p.parent.relative_to(dst)) for p in dst.rglob("stray.txt"))
+        return done
+
+    monkeypatch.setattr(first_mirror, "run", run)
+    r = _sync(data, cid)
+
+    assert r.status == "completed" and r.verified and not r.errors
+    assert strays and set(strays) <= set(passes[0].rescan_target or ())
+    assert r.deleted == len(strays)
+    for folder in strays:
+        assert not (dst / folder / "stray.txt").exists()
+        assert list((dst / ".spacesync" / "versions").glob(f"*/{folder}/stray.txt"))
+    assert read_tree(dst, all_dirs=True) == read_tree(src, all_dirs=True)
+    assert quick_noop.try_sync(data, cid).report is not None
 
 
 def test_a_stopped_pass_ends_the_run_and_the_next_run_completes(
