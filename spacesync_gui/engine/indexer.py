@@ -35,7 +35,6 @@ from sqlalchemy import (
     Connection,
     Table,
     and_,
-    bindparam,
     delete,
     func,
     insert,
@@ -223,6 +222,7 @@ def _normalise_subtree(subtree: str | None) -> str:
 
 _TOUCHED = ("raw", "size", "mtime_ns", "inode", "mode", "indexed_at")
 _TOUCH = entries_update(_TOUCHED, ("location_id", "path"))
+_SET_DIGEST = entries_update(("digest",), ("location_id", "path"))
 
 
 class _Writer:
@@ -319,15 +319,11 @@ class _Writer:
 
     def set_digests(self, digests: list[tuple[str, str]]) -> None:
         """Last of a scan's writes: each entry write clears its folder's digest (trigger)."""
-        rows = [{"b_loc": self.location_id, "b_path": k, "b_digest": d} for k, d in digests if k]
+        rows = [(d, self.location_id, k) for k, d in digests if k]
         if rows:
-            e = _ENTRIES.c
-            self.conn.execute(
-                update(_ENTRIES)
-                .where(e.location_id == bindparam("b_loc"), e.path == bindparam("b_path"))
-                .values(digest=bindparam("b_digest")),
-                rows,
-            )
+            if not self.conn.in_transaction():
+                self.conn.begin()  # so that the caller's commit reaches SQLite
+            bulk_update(dbapi_of(self.conn), _SET_DIGEST, rows)
         for key, digest in digests:
             if not key:
                 self.conn.execute(

@@ -287,12 +287,15 @@ def plan_mirror(
     for key in walk_order(S, T, B):
         s = s_get(key)
         t = t_get(key)
-        # Fast path: equal on both sides (mtime included), the common case.
-        if s is not None and t is not None and s[:5] == t[:5]:
-            b = b_get(key)
-            if b is None or not same_state(b, s):
-                base_updates.append((key, s))
-            continue
+        # Fast path: equal on both sides (mtime included), the common case; the base too
+        # (its five fields equal: `same_state` without the call).
+        if s is not None and t is not None:
+            head = s[:5]
+            if head == t[:5]:
+                b = b_get(key)
+                if b is None or (b[:5] != head and not same_state(b, s)):
+                    base_updates.append((key, s))
+                continue
         if gone and key.rpartition("/")[0] in gone:
             if t is not None:
                 if t.kind == DIR:
