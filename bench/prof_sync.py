@@ -69,7 +69,7 @@ def main() -> int:
         action="store_true",
         help="no forked scans or copy workers (as the desktop app's engine), not the CLI's way",
     )
-    ap.add_argument("--chunk", type=int, default=0, help="executor.CHUNK_FILES")
+    ap.add_argument("--chunk", type=int, default=0, help="forked_copies.CHUNK_FILES")
     ap.add_argument(
         "--mutate",
         type=float,
@@ -79,9 +79,9 @@ def main() -> int:
     )
     a = ap.parse_args()
     if a.chunk:
-        from spacesync_gui.engine import executor
+        from spacesync_gui.engine import forked_copies
 
-        executor.CHUNK_FILES = a.chunk
+        forked_copies.CHUNK_FILES = a.chunk
     work = Path(a.work)
     (work / "dst").mkdir(parents=True)
     src = Path(a.src)

@@ -476,27 +476,44 @@ def cmd_sync(args: argparse.Namespace, out: Out) -> int:
     ids, done, changed = (None, {}, {}) if args.dry_run else _quick_noops(args)
     if ids is not None and len(done) == len(ids):
         return _sync_results(args, out, [done[cid] for cid in ids])
-    from .engine import conduits
-    from .engine.events import ignore_events
-    from .engine.service import FileSyncService
+    early = _early_mirror(args) if args.id and args.id not in done else None
+    try:
+        from .engine import conduits
+        from .engine.events import ignore_events
+        from .engine.service import FileSyncService
 
-    lib = _open(args)
-    emit = _progress_printer() if (sys.stderr.isatty() and not args.json) else ignore_events
-    service = FileSyncService(lib, emit=emit, fork_workers=True)
-    ids = [args.id] if args.id else [c.id for c in conduits.list_conduits(lib) if not c.paused]
-    if args.id:
-        conduits.get_conduit(lib, args.id)  # unknown id: exit 2 before anything else
-    reports = []
-    for cid in ids:
-        if cid in done:
-            reports.append(done[cid])
-            continue
-        # The quick check's walk vouches for the folders it did not name.
-        service.trusted_dirty = changed.get(cid)
-        reports.append(service.sync(cid, dry_run=args.dry_run, force=args.force))
+        lib = _open(args)
+        emit = _progress_printer() if (sys.stderr.isatty() and not args.json) else ignore_events
+        service = FileSyncService(lib, emit=emit, fork_workers=True)
+        ids = [args.id] if args.id else [c.id for c in conduits.list_conduits(lib) if not c.paused]
+        if args.id:
+            conduits.get_conduit(lib, args.id)  # unknown id: exit 2 before anything else
+        reports = []
+        for cid in ids:
+            if cid in done:
+                reports.append(done[cid])
+                continue
+            # The quick check's walk vouches for the folders it did not name.
+            service.trusted_dirty = changed.get(cid)
+            service.early = early
+            reports.append(service.sync(cid, dry_run=args.dry_run, force=args.force))
+    finally:
+        if early is not None:
+            early.close()  # not taken (a run takes and closes it): let its workers go
     if emit is not ignore_events:
         sys.stderr.write("\r\033[K")
     return _sync_results(args, out, reports)
+
+
+def _early_mirror(args: argparse.Namespace) -> Any:
+    """A first mirror's workers, walking the source while the engine is imported
+    (engine/early_mirror.py); None when the run would not begin with that pass."""
+    if args.dry_run:
+        return None
+    from .engine.early_mirror import start
+    from .engine.paths import resolve_data_dir
+
+    return start(resolve_data_dir(args.data_dir), args.id)
 
 
 def _sync_results(args: argparse.Namespace, out: Out, reports: list[Any]) -> int:

@@ -26,8 +26,8 @@ from .journal import with_ancestors
 from .locations import scan
 from .paths import ancestors
 from .plan import Plan
-from .scan_split import plain_folders
 from .snapshots import Side
+from .weighing import plain_folders
 
 # Above this many folders written in on a side, the next sync rescans them instead (each
 # costs its listing and its files' stat calls: a few ms for a few dozen files).

@@ -24,13 +24,6 @@ from .paths import tmp_dir
 from .plan import COPY, DELETE, RMDIR, Action, Item, Plan, other
 from .snapshots import IndexWriter, Side
 
-# Small files are staged by the copy threads in chunks, made durable together (one
-# flush for the chunk instead of one per file), then renamed into place. Each syncfs
-# writes the file system's shared metadata (bitmaps, inode tables, folders) again: the
-# in-process W1 mirror (100k files) took 6.2-6.6 s with 1,024 files a chunk against
-# 6.9-7.6 s with 256, four alternating pairs; 2,048 was no better, 4,096 worse.
-CHUNK_FILES = 1024
-CHUNK_BYTES = 256 * 1024 * 1024
 # Files from this size are fsynced by the copy thread that wrote them (with write-back
 # started as they stream), not by the chunk's syncfs.
 DURABLE_ALONE_BYTES = 8 * 1024 * 1024
@@ -401,7 +394,9 @@ class Executor:
                     folder=f,
                 )
             )
-        chunks = forked_copies.job_chunks(jobs, CHUNK_FILES, CHUNK_BYTES)
+        chunks = forked_copies.job_chunks(
+            jobs, forked_copies.CHUNK_FILES, forked_copies.CHUNK_BYTES
+        )
 
         def made(fs: list[int]) -> None:
             for f in fs:
@@ -619,7 +614,9 @@ def new_folders(
     return {
         key: fresh[key]
         for key, n in files.items()
-        if key not in out and n <= CHUNK_FILES and size[key] <= CHUNK_BYTES
+        if key not in out
+        and n <= forked_copies.CHUNK_FILES
+        and size[key] <= forked_copies.CHUNK_BYTES
     }
 
 
@@ -659,7 +656,7 @@ def _chunks(actions: list[Action]) -> Iterable[list[Action]]:
     for a in actions:
         chunk.append(a)
         size += a.item.size if a.item is not None else 0
-        if len(chunk) >= CHUNK_FILES or size >= CHUNK_BYTES:
+        if len(chunk) >= forked_copies.CHUNK_FILES or size >= forked_copies.CHUNK_BYTES:
             yield chunk
             chunk, size = [], 0
     if chunk:

@@ -87,7 +87,7 @@ def try_sync(data_dir: Path, conduit_id: int) -> Outcome:
     """A sync of `conduit_id` that finds nothing to do, recorded in the library (the
     outcome's report); else nothing was changed, and the outcome may name the folders
     that changed."""
-    db = _connect(data_dir)
+    db = connect_library(data_dir)
     if db is None:
         return Outcome()
     try:
@@ -123,7 +123,7 @@ def try_scan(data_dir: Path, ref: str | None) -> ScanOutcome | None:
     as far as it can be proven without the engine (see ScanOutcome). None: nothing
     proven or recorded (an unknown location: the engine says what is wrong; a library
     it cannot read as it is)."""
-    db = _connect(data_dir)
+    db = connect_library(data_dir)
     if db is None:
         return None
     try:
@@ -165,7 +165,7 @@ def try_scan(data_dir: Path, ref: str | None) -> ScanOutcome | None:
 def conduits_to_sync(data_dir: Path) -> list[int] | None:
     """The conduits `sync --all` runs (the ones not paused, by id), or None when the
     library cannot be read as it is (missing, to migrate, busy: the engine opens it)."""
-    db = _connect(data_dir)
+    db = connect_library(data_dir)
     if db is None:
         return None
     try:
@@ -176,7 +176,7 @@ def conduits_to_sync(data_dir: Path) -> list[int] | None:
         db.close()
 
 
-def _connect(data_dir: Path) -> sqlite3.Connection | None:
+def connect_library(data_dir: Path) -> sqlite3.Connection | None:
     """The library, opened as the engine opens it, if it exists at this schema version."""
     db_path = data_dir / DB_NAME
     if not db_path.is_file():

@@ -18,7 +18,17 @@ from typing import Any
 
 from sqlalchemy import select
 
-from . import deferred, digest_rescan, first_mirror, journal, models, scan_split, transfer, verify
+from . import (
+    deferred,
+    digest_rescan,
+    first_mirror,
+    first_walk,
+    journal,
+    models,
+    scan_split,
+    transfer,
+    verify,
+)
 from .clean_token import read_token, settings_digest
 from .conduits import ConduitInfo, get_conduit, left_out
 from .db import Library
@@ -97,6 +107,9 @@ class FileSyncService:
         # the rest of the index (set per run by the runtime), or the CLI's quick check
         # walked it (quick_noop.py). The verify rescans what the run wrote regardless.
         self.trusted_dirty: dict[int, set[str]] | None = None
+        # Optional: a first mirror's workers the CLI started before it imported the engine
+        # (early_mirror.py), taken by the next run when they are its own, else let go.
+        self.early: first_walk.Started | None = None
         self._scan_errors: list[dict[str, str]] = []
         self._clean: str | None = None  # the token to store if this run ends clean
         self._clean_seq: int | None = None  # the journal position read with it
@@ -397,18 +410,26 @@ class FileSyncService:
         self._kept = None
         phase = self._phase_emitter(conduit.id, report.dry_run)
         phase("preflight")
-        sides = self._preflight(conduit)
+        early, self.early = self.early, None  # the CLI's workers (early_mirror.py)
+        weighed: first_mirror.Weights | None = None
+        try:
+            sides = self._preflight(conduit)
+            if early is not None and not first_mirror.takes(early, conduit, sides):
+                early.close()
+                early = None
+            if self.fork_workers:
+                given = early.weighed if early else None
+                weighed = first_mirror.eligible(self.lib, conduit, sides, report.dry_run, given)
+        finally:
+            if early is not None and weighed is None:  # not this run's, or it raised
+                early.close()
+                early = None
         first: first_mirror.Done | None = None
         first_token = ""  # the index's token right after the pass
         touched: dict[str, list[str] | None] | None = None  # what the scan below covers
-        weighed = (
-            first_mirror.eligible(self.lib, conduit, sides, report.dry_run)
-            if self.fork_workers
-            else None
-        )
         if weighed is not None:
             # The copies first, while the source is walked; what follows is their verify.
-            first = self._first_mirror(conduit, sides, report, weighed)
+            first = self._first_mirror(conduit, sides, report, weighed, early)
             if first is None:
                 return  # stopped
             first_token = self._token(conduit)[0]
@@ -530,9 +551,10 @@ class FileSyncService:
         sides: dict[str, Side],
         report: RunReport,
         weighed: first_mirror.Weights,
+        early: first_walk.Started | None,
     ) -> first_mirror.Done | None:
-        """The first mirror's pass (first_mirror.py); None when it was stopped, which fails
-        the run (the next run completes the work)."""
+        """The first mirror's pass (first_mirror.py), with the workers `early` when given;
+        None when it was stopped, which fails the run (the next run completes the work)."""
 
         def begin() -> None:
             report.generation = self._start_generation(conduit.id)
@@ -548,6 +570,7 @@ class FileSyncService:
             begin,
             time.strftime("%Y-%m-%d_%H%M%S"),
             self.emit,
+            early,
         )
         report.copied += done.copied
         report.bytes_transferred += done.bytes

@@ -19,8 +19,10 @@ from pathlib import Path
 import pytest
 
 from spacesync_gui.engine import (
+    early_mirror,
     executor,
     first_mirror,
+    first_walk,
     forked_copies,
     forked_scans,
     quick_noop,
@@ -30,7 +32,7 @@ from spacesync_gui.engine.conduits import add_conduit
 from spacesync_gui.engine.db import open_library
 from spacesync_gui.engine.events import Progress
 from spacesync_gui.engine.listing import digest, digest_seed, list_dir
-from spacesync_gui.engine.locations import add_location
+from spacesync_gui.engine.locations import add_location, scan
 from spacesync_gui.engine.rules import IgnoreRules
 from spacesync_gui.engine.service import FileSyncService
 from tests.sync_helpers import read_tree, temp_files, write_tree
@@ -44,7 +46,7 @@ FILES = 90
 def passes(monkeypatch: pytest.MonkeyPatch) -> list[first_mirror.Done]:
     """Small thresholds, forks allowed; the passes that ran, as they ended."""
     monkeypatch.setattr(forked_copies, "FORK_MIN_FILES", 10)
-    monkeypatch.setattr("spacesync_gui.engine.executor.CHUNK_FILES", 16)
+    monkeypatch.setattr(forked_copies, "CHUNK_FILES", 16)
     for mod in (forked_copies, forked_scans):
         monkeypatch.setattr(mod, "can_fork", lambda: True)
     done: list[first_mirror.Done] = []
@@ -112,13 +114,13 @@ def scanned(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, list[str | None]
 
 def _edit_after_the_walk(monkeypatch: pytest.MonkeyPatch, path: Path) -> None:
     """Have `path` edited once the workers have walked, before they copy."""
-    real_go = first_mirror._Worker.go
+    real_go = first_walk.Worker.go
 
     def edit_then_go(self):  # type: ignore[no-untyped-def]
         path.write_text("edited after the walk, before the copy")
         real_go(self)
 
-    monkeypatch.setattr(first_mirror._Worker, "go", edit_then_go)
+    monkeypatch.setattr(first_walk.Worker, "go", edit_then_go)
 
 
 def _digests(data_dir: Path) -> dict[tuple[int, str], str]:
@@ -157,12 +159,25 @@ def _sourced(tmp_path: Path, name: str) -> tuple[Path, Path, Path, int]:
     return (src, *_mirror(tmp_path, name, src))
 
 
-def _sync(data: Path, cid: int, **kw):  # type: ignore[no-untyped-def]
+def _sync(data: Path, cid: int, early=None, **kw):  # type: ignore[no-untyped-def]
     lib = open_library(data)
     try:
-        return FileSyncService(lib, fork_workers=True, **kw).sync(cid)
+        service = FileSyncService(lib, fork_workers=True, **kw)
+        service.early = early
+        return service.sync(cid)
     finally:
         lib.close()
+
+
+def _gone(started: first_walk.Started) -> bool:
+    """Every worker has ended and been waited for (no process left behind)."""
+    for w in started.workers:
+        try:
+            os.kill(w.pid, 0)
+        except ProcessLookupError:
+            continue
+        return False
+    return all(w.ended for w in started.workers)
 
 
 def test_a_first_mirror_copies_as_it_walks_and_leaves_what_the_usual_way_leaves(
@@ -368,14 +383,14 @@ def test_what_appears_in_the_target_during_the_pass_is_not_vouched_for(
     write_tree(src, {f"d{i % 5}/s{i % 2}/f{i}.txt": "y" * (i % 300) for i in range(FILES)})
     data, dst, cid = _mirror(tmp_path, "stray", src)
     if where == "a folder a worker placed":
-        real_vouch = first_mirror._Vouch.__call__
+        real_vouch = first_walk._Vouch.__call__
 
         def vouch(self, landed, made):  # type: ignore[no-untyped-def]  # in the workers
             key = self.dirs[self.places[made[0]]][0]
             (Path(self.dst) / key / "stray.txt").write_text("not the pass's")
             return real_vouch(self, landed, made)
 
-        monkeypatch.setattr(first_mirror._Vouch, "__call__", vouch)
+        monkeypatch.setattr(first_walk._Vouch, "__call__", vouch)
     else:
         real_listed = first_mirror._vouch_listed
 
@@ -404,6 +419,76 @@ def test_what_appears_in_the_target_during_the_pass_is_not_vouched_for(
         assert list((dst / ".spacesync" / "versions").glob(f"*/{folder}/stray.txt"))
     assert read_tree(dst, all_dirs=True) == read_tree(src, all_dirs=True)
     assert quick_noop.try_sync(data, cid).report is not None
+
+
+def test_workers_started_before_the_engine_are_the_runs_own(
+    tmp_path: Path, passes: list[first_mirror.Done], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI starts a first mirror's workers before it imports the engine
+    (early_mirror.py): the run takes them instead of starting its own, and ends as the
+    usual pass does."""
+    src = tmp_path / "src"
+    write_tree(src, {f"d{i % 5}/s{i % 2}/f{i}.txt": "y" * (i % 300) for i in range(FILES)})
+    data, dst, cid = _mirror(tmp_path, "early", src)
+    early = early_mirror.start(data, cid)
+    assert early is not None and early.workers
+    started: list[object] = []
+    real_start = first_walk.start
+
+    def start(*a, **kw):  # type: ignore[no-untyped-def]
+        started.append(a)
+        return real_start(*a, **kw)
+
+    monkeypatch.setattr(first_walk, "start", start)
+    r = _sync(data, cid, early=early)
+
+    assert r.status == "completed" and r.verified and not r.errors
+    assert len(passes) == 1 and passes[0].copied == FILES and started == []
+    assert _gone(early)
+    assert read_tree(dst, all_dirs=True) == read_tree(src, all_dirs=True)
+    assert quick_noop.try_sync(data, cid).report is not None
+
+
+def test_workers_started_for_a_run_that_goes_otherwise_are_let_go(
+    tmp_path: Path, passes: list[first_mirror.Done]
+) -> None:
+    """Something arrived in the target after the CLI started the workers: the engine's
+    own check says no pass, the workers end having copied nothing, and the run mirrors
+    the usual way."""
+    src, data, dst, cid = _sourced(tmp_path, "late")
+    early = early_mirror.start(data, cid)
+    assert early is not None
+    (dst / "arrived.txt").write_text("after the CLI looked")
+    r = _sync(data, cid, early=early)
+
+    assert r.status == "completed" and r.verified and not passes
+    assert _gone(early)
+    assert read_tree(dst) == read_tree(src)
+
+
+@pytest.mark.parametrize(
+    "case", ["not a mirror", "ignore rules", "an indexed source", "a full target", "few files"]
+)
+def test_the_cli_starts_no_workers_for_a_run_that_would_not_begin_with_the_pass(
+    tmp_path: Path, passes: list[first_mirror.Done], case: str
+) -> None:
+    src = tmp_path / "src"
+    count = 2 if case == "few files" else FILES
+    write_tree(src, {f"d{i % 5}/f{i}.txt": "z" for i in range(count)})
+    data, dst = tmp_path / "data", tmp_path / "dst"
+    dst.mkdir()
+    lib = open_library(data)
+    try:
+        if case == "an indexed source":
+            scan(lib, add_location(lib, src).id)
+        mode = "bidirectional" if case == "not a mirror" else "mirror"
+        rules = ["*.log"] if case == "ignore rules" else []
+        cid = add_conduit(lib, src, dst, mode, ignore=rules).id
+    finally:
+        lib.close()
+    if case == "a full target":
+        (dst / "mine.txt").write_text("the user's")
+    assert early_mirror.start(data, cid) is None
 
 
 def test_a_stopped_pass_ends_the_run_and_the_next_run_completes(
@@ -587,7 +672,7 @@ def test_only_folders_indexed_whole_are_vouched_for_and_the_rest_is_scanned(
                     (loc, key),
                 )
         side = first_mirror.Side("source", loc, src, "")
-        w = first_mirror._Worker(0, -1, -1, -1)
+        w = first_walk.Worker(0, -1, -1, -1)
         item = (("dir", 0, 1, None, None, 0o755, 1),)
         w.dirs = [  # key, item, new folder, digest, jobs [lo, hi), parent
             ("a", *item, -1, "digest a", 0, 1, -1),

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from spacesync_gui.engine import executor, first_mirror, forked_copies, snapshots, transfer
+from spacesync_gui.engine import first_mirror, forked_copies, snapshots, transfer
 from spacesync_gui.engine.conduits import add_conduit
 from spacesync_gui.engine.events import ItemFinished
 from spacesync_gui.engine.plan import Item
@@ -71,7 +71,7 @@ class Forking:
 
 def _small_thresholds(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(forked_copies, "FORK_MIN_FILES", 10)
-    monkeypatch.setattr(executor, "CHUNK_FILES", 16)
+    monkeypatch.setattr(forked_copies, "CHUNK_FILES", 16)
     # These are the executor's copies: a first mirror into an empty folder would begin
     # with its own pass instead (test_first_mirror.py).
     monkeypatch.setattr(first_mirror, "eligible", lambda *a: None)
@@ -513,7 +513,7 @@ def test_stopping_lets_the_workers_finish_their_chunk_and_the_next_run_completes
     src, dst, c = mirror
     landed: list[str] = []
     # 15 chunks of 0.3 s or more each: the stop reaches the workers long before the end.
-    monkeypatch.setattr(executor, "CHUNK_FILES", 8)
+    monkeypatch.setattr(forked_copies, "CHUNK_FILES", 8)
     real_stage = forked_copies._stage
 
     def slow_stage(*a):  # type: ignore[no-untyped-def]

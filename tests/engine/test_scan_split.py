@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from spacesync_gui.engine import forked_scans, models, scan_split
+from spacesync_gui.engine import forked_scans, models, scan_split, weighing
 from spacesync_gui.engine.db import open_library
 from spacesync_gui.engine.indexer import scan_location
 from spacesync_gui.engine.library_file import DB_NAME
@@ -156,16 +156,16 @@ def test_one_big_folder_is_shared_by_its_subfolders(library, tmp_path: Path, mon
 
 def test_weighing_counts_unlisted_folders_as_the_last_level_listed(tmp_path, monkeypatch):
     write_tree(tmp_path, {"a/b/c/1": "", "a/b/c/2": "", "a/b/3": "", "a/b/4": "", "z/5": ""})
-    monkeypatch.setattr(scan_split, "WEIGH_LISTINGS", 4)  # the root, a, z, a/b: not a/b/c
-    weight, kids = scan_split.weigh(tmp_path)
+    monkeypatch.setattr(weighing, "WEIGH_LISTINGS", 4)  # the root, a, z, a/b: not a/b/c
+    weight, kids = weighing.weigh(tmp_path)
     assert kids == {"": ["a", "z"], "a": ["a/b"], "z": [], "a/b": ["a/b/c"]}
     # a/b/c is not listed: it weighs as a/b's level does (3 items: c, 3, 4).
     assert weight["a/b/c"] == 3 and weight["a/b"] == 6 and weight["a"] == 7
     assert weight[""] == 2 + 7 + 1
     # A level whose listings would pass the item budget is not listed at all: its folders
     # count alike, as the last level listed's mean folder (a/b as a and z: 1 item).
-    monkeypatch.setattr(scan_split, "WEIGH_LISTINGS", 256)
-    monkeypatch.setattr(scan_split, "WEIGH_ITEMS", 4)  # the root 2, a 1, z 1; a/b's 3: over
-    weight, kids = scan_split.weigh(tmp_path)
+    monkeypatch.setattr(weighing, "WEIGH_LISTINGS", 256)
+    monkeypatch.setattr(weighing, "WEIGH_ITEMS", 4)  # the root 2, a 1, z 1; a/b's 3: over
+    weight, kids = weighing.weigh(tmp_path)
     assert kids == {"": ["a", "z"], "a": ["a/b"], "z": []}
     assert weight["a/b"] == 1 and weight["a"] == 2 and weight["z"] == 1

@@ -1,0 +1,97 @@
+"""A first mirror's workers started before the engine is imported (the CLI's `sync ID`).
+
+The CLI takes ~0.3 s on one core to import the engine (SQLAlchemy above all), while a
+first mirror's workers begin with a walk of the source that needs none of it. So `start`
+checks with plain sqlite3 what lets a run begin with the pass (first_mirror.eligible),
+weighs the source and forks the workers (first_walk.start): they walk while the engine
+loads, on the core it leaves idle. They only read until told to copy. The engine checks
+everything again and takes them only when its own pass would start exactly these
+(first_mirror.takes); else they are let go, having copied nothing.
+
+SQLAlchemy-free, as what it imports.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from pathlib import Path
+
+from . import first_walk, forked_copies
+from .quick_noop import connect_library
+from .rules import builtin_ignored
+from .versions import make_stamp
+from .weighing import weigh
+
+_CONDUIT = (
+    "SELECT mode, paused, ignore, bwlimit, deletes, transfers, source_location_id, "
+    "source_prefix, target_location_id, target_prefix FROM conduits WHERE id = ?"
+)
+
+
+def start(data_dir: Path, conduit_id: int) -> first_walk.Started | None:
+    """The workers of the conduit's first mirror, walking; None when its run would not
+    begin with the pass as far as the library and the folders tell (stricter than the
+    engine: an index of either location at all, not only of the endpoints, says no)."""
+    if not forked_copies.can_fork():
+        return None
+    db = connect_library(data_dir)
+    if db is None:
+        return None
+    try:
+        found = _first_mirror(db, conduit_id)
+    except (sqlite3.Error, ValueError, TypeError):
+        found = None
+    finally:
+        db.close()
+    if found is None:
+        return None
+    ends, transfers, deletes = found
+    try:
+        if not os.path.isdir(ends.src) or any(
+            not builtin_ignored(name) for name in os.listdir(ends.dst)
+        ):
+            return None
+    except OSError:
+        return None
+    weighed = weigh(ends.src)
+    if weighed[0].get("", 0.0) < forked_copies.FORK_MIN_FILES:
+        return None
+    try:
+        return first_walk.start(conduit_id, ends, weighed, transfers, deletes, make_stamp())
+    except OSError:
+        return None  # no fork now (out of memory, process limits): the engine's own try
+
+
+def _first_mirror(
+    db: sqlite3.Connection, conduit_id: int
+) -> tuple[first_walk.Ends, int, str] | None:
+    row = db.execute(_CONDUIT, (conduit_id,)).fetchone()
+    if row is None:
+        return None
+    mode, paused, ignore, bwlimit, deletes, transfers, src, sprefix, dst, tprefix = row
+    if mode != "mirror" or paused or json.loads(ignore or "[]") or bwlimit:
+        return None
+    roots = {}
+    for loc in (src, dst):
+        found = db.execute("SELECT path, ignore FROM locations WHERE id = ?", (loc,)).fetchone()
+        if found is None or json.loads(found[1] or "[]"):
+            return None
+        roots[loc] = Path(found[0])
+    if (
+        db.execute(
+            "SELECT 1 FROM entries WHERE location_id IN (?, ?) LIMIT 1", (src, dst)
+        ).fetchone()
+        or db.execute(
+            "SELECT 1 FROM base_entries WHERE conduit_id = ? LIMIT 1", (conduit_id,)
+        ).fetchone()
+    ):
+        return None
+    # As Side.endpoint and Side.root make them: the engine compares (first_mirror.takes).
+    ends = first_walk.Ends(
+        str(roots[src] / sprefix if sprefix else roots[src]),
+        str(roots[dst] / tprefix if tprefix else roots[dst]),
+        str(roots[dst]),
+    )
+    return ends, int(transfers), str(deletes)
