@@ -184,14 +184,11 @@ def _premake(premade: list[str], src: Side, dst: Side, writer: IndexWriter) -> b
     """Make the top folders dealt out in parts (`shares`), durable, and record them; False
     when one cannot be made (something appeared there): then nothing is copied here."""
     items = []
-    try:
-        for key in premade:
-            st = os.lstat(f"{src.endpoint}/{key}")
-            items.append(
-                (key, Item(DIR, 0, st.st_mtime_ns, None, None, st.st_mode & 0o7777, st.st_ino))
-            )
-    except OSError:
-        return False
+    for key in premade:
+        it = _dir_item(f"{src.endpoint}/{key}")
+        if it is None:
+            return False
+        items.append((key, it))
     if not make_folders([(f"{dst.endpoint}/{key}", it.mode) for key, it in items]):
         return False
     for key, it in items:
@@ -270,13 +267,11 @@ def _folder_landed(
 ) -> bool:
     """A folder made on the target: both sides' entries and the base, as a run's MKDIR.
     False when it is gone again (the run's scans tell)."""
-    try:
-        st = os.lstat(f"{dst.endpoint}/{key}")
-    except OSError:
+    made = _dir_item(f"{dst.endpoint}/{key}")
+    if made is None:
         return False
     it = Item(*item)  # type: ignore[arg-type]
     writer.set_entry(src, key, it)
-    made = Item(DIR, 0, st.st_mtime_ns, None, None, st.st_mode & 0o7777, st.st_ino)
     writer.set_entry(dst, key, made)
     writer.set_base(key, it)
     return True

@@ -140,6 +140,13 @@ def _listed(root: Path, key: str) -> str:
     return digest(digest_seed(IgnoreRules()), listed[0])
 
 
+def _plain(tmp_path: Path) -> Path:
+    """A source of plain folders and files only: the pass indexes all of it."""
+    src = tmp_path / "src"
+    write_tree(src, {f"d{i % 5}/s{i % 2}/f{i}.txt": "y" * (i % 300) for i in range(FILES)})
+    return src
+
+
 def _mirror(tmp_path: Path, name: str, src: Path) -> tuple[Path, Path, int]:
     data, dst = tmp_path / f"data-{name}", tmp_path / f"dst-{name}"
     dst.mkdir()
@@ -234,8 +241,7 @@ def test_when_its_scan_finds_the_index_as_the_pass_left_it_nothing_is_loaded_aga
     scan) and vouched for all it placed (its listings of the target, the copies' verify),
     so nothing is scanned after it, and the run plans with what the pass kept instead of
     reading the index again."""
-    src = tmp_path / "src"
-    write_tree(src, {f"d{i % 5}/s{i % 2}/f{i}.txt": "y" * (i % 300) for i in range(FILES)})
+    src = _plain(tmp_path)
     data, dst, cid = _mirror(tmp_path, "plain", src)
     data2, dst2, cid2 = _mirror(tmp_path, "usual", src)
     loads: list[str] = []
@@ -271,8 +277,7 @@ def test_what_the_walk_could_not_index_is_scanned_alone(
     source covers just their folders, of the target just the folder whose copy failed;
     the rest is not scanned again. The walk counts as the source's scan: its old scan
     errors go, its last scan is set."""
-    src = tmp_path / "src"
-    write_tree(src, {f"d{i % 5}/s{i % 2}/f{i}.txt": "y" * (i % 300) for i in range(FILES)})
+    src = _plain(tmp_path)
     (src / "d1" / "s0" / "link").symlink_to("f1.txt")
     data, dst, cid = _mirror(tmp_path, "left", src)
     with sqlite3.connect(data / "library.sqlite") as db:  # from a scan before the user's fix
@@ -379,8 +384,7 @@ def test_what_appears_in_the_target_during_the_pass_is_not_vouched_for(
     """Someone else's file in a folder the pass made, just before the pass lists that
     folder (the copies' verify): the folder gets no digest, the run's scan finds the
     file, and the mirror moves it away (to the versions store), verified."""
-    src = tmp_path / "src"
-    write_tree(src, {f"d{i % 5}/s{i % 2}/f{i}.txt": "y" * (i % 300) for i in range(FILES)})
+    src = _plain(tmp_path)
     data, dst, cid = _mirror(tmp_path, "stray", src)
     if where == "a folder a worker placed":
         real_vouch = first_walk._Vouch.__call__
@@ -427,8 +431,7 @@ def test_workers_started_before_the_engine_are_the_runs_own(
     """The CLI starts a first mirror's workers before it imports the engine
     (early_mirror.py): the run takes them instead of starting its own, and ends as the
     usual pass does."""
-    src = tmp_path / "src"
-    write_tree(src, {f"d{i % 5}/s{i % 2}/f{i}.txt": "y" * (i % 300) for i in range(FILES)})
+    src = _plain(tmp_path)
     data, dst, cid = _mirror(tmp_path, "early", src)
     early = early_mirror.start(data, cid)
     assert early is not None and early.workers
