@@ -195,6 +195,25 @@ def summarize(label: str, samples: list[Sample]) -> Stat:
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
+def _cpu_ticks() -> tuple[int, int]:
+    """All cores' busy ticks (user, nice, system, irq, softirq) and their total with idle
+    and iowait; steal (other VMs) and guest (already in user) left out (/proc/stat)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:8]]
+    user, nice, system, idle, iowait, irq, softirq = fields
+    busy = user + nice + system + irq + softirq
+    return busy, busy + idle + iowait
+
+
+def machine_busy(interval: float = 0.5) -> float:
+    """The share of this machine's CPU time spent on work (any process's) over `interval`
+    seconds: between the suite's steps, others' work that would be timed with the next."""
+    b0, t0 = _cpu_ticks()
+    time.sleep(interval)
+    b1, t1 = _cpu_ticks()
+    return (b1 - b0) / (t1 - t0) if t1 > t0 else 0.0
+
+
 def proc_cpu_s(pid: int) -> float:
     """CPU seconds used so far by `pid`: user + system time of all its threads (utime,
     stime), plus that of the children it has waited for (cutime, cstime); /proc/PID/stat."""

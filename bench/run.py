@@ -76,6 +76,7 @@ from measure import (  # noqa: E402
     failed,
     inotify_watches,
     interleave,
+    machine_busy,
     proc_cpu_s,
     proc_status_kb,
     proc_tree,
@@ -92,12 +93,18 @@ INPROC = BENCH / "inproc.py"
 INODE_REUSE_WAIT_S = 370
 # A ratio whose samples spread wider than this (max / min) is flagged NOISY in the report.
 SPREAD_WARN = 2.0
-# The creation canary (Ctx.wait_for_fast_creates): empty files made in fresh folders
+# The creation canary (Ctx.canary): empty files made in fresh folders
 # before each timed step. ~15 µs a file on this VM normally, 250-700 µs while ext4 skips
 # the inodes of a big delete (BENCHMARKING.md); over the bar, the step waits.
 CANARY_FOLDERS, CANARY_FILES = 200, 5
 CANARY_BAR_US = 100.0
 CANARY_GIVE_UP_S = 600
+# The quiet check (Ctx.quiet): before each timed step the machine's CPU is
+# sampled (measure.machine_busy); while others' work keeps over a quarter of it busy (half
+# a core of two: a test suite, a build, a background delete), the step waits. Other VMs'
+# use of the host (steal) is not seen and not waited for.
+BUSY_BAR = 0.25
+BUSY_GIVE_UP_S = 300
 MB = 1024 * 1024
 # SPEC 7's floor (the seed's own bar): local copies at 100 MB/s or more where the disk allows.
 FLOOR_BYTES_PER_S = 100e6
@@ -131,6 +138,47 @@ class GroupResult:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass
+class Waiter:
+    """Something the suite waits out before each timed step: while `probe()` reads over
+    `bar`, it waits (`pause_s` at a time, at most `give_up_s`; then it times anyway, from
+    then on). `what` says what was read (formats the value), `until` what it waited for."""
+
+    probe: Callable[[], float]
+    bar: float
+    give_up_s: float
+    pause_s: float
+    what: str
+    until: str
+    waits: list[float] = field(default_factory=list)  # seconds waited, per step that waited
+    given_up: bool = False
+
+    def wait(self) -> None:
+        if self.given_up:
+            return
+        start = time.time()
+        while (value := self.probe()) > self.bar:
+            if time.time() - start > self.give_up_s:
+                log(f"  {self.what.format(value)}: timing anyway, from now on")
+                self.given_up = True
+                break
+            log(f"  {self.what.format(value)}: waiting")
+            time.sleep(self.pause_s)
+        if time.time() - start > 1:
+            self.waits.append(round(time.time() - start, 1))
+
+    def notes(self) -> list[str]:
+        out = []
+        if self.waits:
+            out.append(
+                f"waited {sum(self.waits):.0f} s in all, before {len(self.waits)} timed "
+                f"step(s), for {self.until}"
+            )
+        if self.given_up:
+            out.append(f"gave up waiting for {self.until}: some steps were timed anyway")
+        return out
+
+
 class Ctx:
     def __init__(self, a: argparse.Namespace) -> None:
         self.a = a
@@ -149,8 +197,26 @@ class Ctx:
         self._probes: dict[tuple[str, ...], str | None] = {}
         self._sigs: dict[str, dict[str, tuple[int, int]]] = {}
         self.apt_updated = False
-        self.canary_waits: list[float] = []  # seconds waited for file creation to recover
-        self._canary_given_up = False
+        # Time nothing while file creation is slowed down (ext4 for minutes after a big
+        # delete, whoever made it: `rsync -a` once measured 41-48 s instead of 4 s so).
+        self.canary = Waiter(
+            self.creation_canary_us,
+            CANARY_BAR_US,
+            CANARY_GIVE_UP_S,
+            15,
+            "creating a file takes {:.0f} µs (ext4 after a big delete?)",
+            "file creation to be fast again (the creation canary)",
+        )
+        # Time nothing while other work keeps the CPUs busy: the full suite of 22:58 on
+        # 2026-11-27 had three targets flip to FAIL while a developer timed other things.
+        self.quiet = Waiter(
+            machine_busy,
+            BUSY_BAR,
+            BUSY_GIVE_UP_S,
+            5,
+            "the CPUs are busy with other work ({:.0%})",
+            "other work on the CPUs to end (the quiet check)",
+        )
 
     def fresh_dir(self, kind: str) -> Path:
         self._n += 1
@@ -194,7 +260,8 @@ class Ctx:
         os.sync()  # the previous step's dirty pages are not this step's cost
         if self.a.cold:
             drop_caches()
-        self.wait_for_fast_creates()
+        self.quiet.wait()
+        self.canary.wait()
 
     def creation_canary_us(self) -> float:
         """Microseconds per file to create empty files in new folders, as a copy does. The
@@ -207,23 +274,6 @@ class Ctx:
             for j in range(CANARY_FILES):
                 os.close(os.open(folder / str(j), os.O_CREAT | os.O_WRONLY, 0o644))
         return (time.perf_counter() - t) * 1e6 / (CANARY_FOLDERS * (CANARY_FILES + 1))
-
-    def wait_for_fast_creates(self) -> None:
-        """Time nothing while file creation is slowed down (ext4 for minutes after a big
-        delete, whoever made it: `rsync -a` once measured 41-48 s instead of 4 s so)."""
-        if self._canary_given_up:
-            return
-        start = time.time()
-        while (us := self.creation_canary_us()) > CANARY_BAR_US:
-            waited = time.time() - start
-            if waited > CANARY_GIVE_UP_S:
-                log(f"  file creation still slow ({us:.0f} µs a file): timing anyway, from now on")
-                self._canary_given_up = True
-                break
-            log(f"  creating a file takes {us:.0f} µs (ext4 after a big delete?): waiting")
-            time.sleep(15)
-        if time.time() - start > 1:
-            self.canary_waits.append(round(time.time() - start, 1))
 
 
 def json_out(p: Proc, what: str) -> dict:
@@ -1772,14 +1822,9 @@ def main(argv: list[str] | None = None) -> int:
     by_label = {s.label: s for s in all_stats}
     targets = [evaluate(t, by_label) for t in all_targets]
     meta["seconds"] = round(time.time() - t0, 1)
-    meta["creation_waits_s"] = ctx.canary_waits
-    if ctx.canary_waits:
-        notes.append(
-            f"waited {sum(ctx.canary_waits):.0f} s in all, before {len(ctx.canary_waits)} timed "
-            "step(s), for file creation to be fast again (the creation canary)"
-        )
-    if ctx._canary_given_up:
-        notes.append("file creation stayed slow: some steps were timed anyway (see the log)")
+    meta["creation_waits_s"] = ctx.canary.waits
+    meta["busy_waits_s"] = ctx.quiet.waits
+    notes += ctx.canary.notes() + ctx.quiet.notes()
     shown = [s for s in all_stats if not s.label.startswith("__crash_")]
     print_report(meta, shown, targets, notes)
 
