@@ -175,8 +175,7 @@ def takes(started: first_walk.Started, conduit: ConduitInfo, sides: dict[str, Si
         started.conduit_id == conduit.id
         and started.ends == ends_of(sides)
         and started.deletes == conduit.deletes
-        and len(started.workers)
-        == len(first_walk.shares(started.weighed, forked_copies.workers_for(conduit.transfers))[0])
+        and started.transfers == conduit.transfers
     )
 
 

@@ -60,6 +60,7 @@ class Started:
     conduit_id: int
     ends: Ends
     deletes: str  # the conduit's deletion handling (their Remover's)
+    transfers: int  # the conduit's setting their number came from (`workers_for`)
     weighed: Weights
     workers: list[Worker]
     premade: list[str]
@@ -77,7 +78,7 @@ def start(
     share (`shares`) of the source `weighed`. They copy once told to (`Worker.go`)."""
     dealt, premade = shares(weighed, forked_copies.workers_for(transfers))
     remover = transfer.Remover(ends.dst_root, deletes, stamp)
-    started = Started(conduit_id, ends, deletes, weighed, [], premade)
+    started = Started(conduit_id, ends, deletes, transfers, weighed, [], premade)
     try:
         for share in dealt:  # each without the others' pipes: their ends must reach them
             started.workers.append(Worker.start(ends, share, remover, started.workers))
