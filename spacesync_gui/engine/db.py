@@ -104,10 +104,16 @@ _NOT_HASH = tuple(c for c in _ENTRY_COLS if c != "hash")
 _ENTRY_CHANGED_5 = (
     f"{_differs(_NOT_HASH)} OR {_HASH_CHANGED} OR (new.kind != 'dir' AND ({_differs(_FILE_COLS)}))"
 )
+# Schema 8: the insert triggers stand aside while `bulk_inserts` holds a row, which it
+# does only inside the transaction of a writer that keeps the counters, totals and digests
+# itself (snapshots.IndexWriter `fresh`: ~1 µs a row less, 0.3 s of a W1 first mirror).
+_NOT_BULK = "NOT EXISTS (SELECT 1 FROM bulk_inserts)"
 CHANGE_TRIGGERS = {
     **_V3_TRIGGERS,
-    "trg_entries_ins": "AFTER INSERT ON entries BEGIN UPDATE locations SET changes = "
-    f"changes + 1, {_totals('new', '+')} WHERE id = new.location_id; END",
+    "trg_entries_ins": f"AFTER INSERT ON entries WHEN {_NOT_BULK} BEGIN UPDATE locations "
+    f"SET changes = changes + 1, {_totals('new', '+')} WHERE id = new.location_id; END",
+    "trg_base_ins": f"AFTER INSERT ON base_entries WHEN {_NOT_BULK} BEGIN UPDATE conduits "
+    "SET base_changes = base_changes + 1 WHERE id = new.conduit_id; END",
     "trg_entries_del": "AFTER DELETE ON entries BEGIN UPDATE locations SET changes = "
     f"changes + 1, {_totals('old', '-')} WHERE id = old.location_id; END",
     "trg_entries_upd": f"AFTER UPDATE ON entries WHEN {_ENTRY_CHANGED_5} BEGIN "
@@ -149,7 +155,7 @@ def _digested(row: str) -> str:
 
 
 DIGEST_TRIGGERS = {
-    "trg_entries_digest_ins": f"AFTER INSERT ON entries WHEN {_digested('new')} "
+    "trg_entries_digest_ins": f"AFTER INSERT ON entries WHEN {_NOT_BULK} AND {_digested('new')} "
     f"BEGIN {_clear_digest('new')} END",
     "trg_entries_digest_del": f"AFTER DELETE ON entries WHEN {_digested('old')} "
     f"BEGIN {_clear_digest('old')} END",
@@ -179,7 +185,8 @@ def _journal(row: str) -> str:
 
 
 JOURNAL_TRIGGERS = {
-    "trg_entries_journal_ins": f"AFTER INSERT ON entries WHEN {_JOURNALED.format(row='new')} "
+    "trg_entries_journal_ins": f"AFTER INSERT ON entries WHEN {_NOT_BULK} AND "
+    f"{_JOURNALED.format(row='new')} "
     f"BEGIN {_journal('new')} END",
     "trg_entries_journal_del": f"AFTER DELETE ON entries WHEN {_JOURNALED.format(row='old')} "
     f"BEGIN {_journal('old')} END",
@@ -188,6 +195,15 @@ JOURNAL_TRIGGERS = {
     f"BEGIN {_journal('new')} INSERT INTO changes (location_id, path) SELECT old.location_id, "
     "old.path WHERE old.path IS NOT new.path OR old.location_id IS NOT new.location_id; END",
 }
+
+
+# The triggers a `bulk_inserts` row stands aside (schema 8).
+INSERT_TRIGGERS = (
+    "trg_entries_ins",
+    "trg_base_ins",
+    "trg_entries_digest_ins",
+    "trg_entries_journal_ins",
+)
 
 
 def _create_triggers(conn: Connection, triggers: dict[str, str]) -> None:
@@ -258,6 +274,15 @@ def _migrate_6_to_7(conn: Connection) -> None:
     create_triggers(conn)
 
 
+def _migrate_7_to_8(conn: Connection) -> None:
+    # Insert triggers that stand aside for a writer keeping the counters itself.
+    (table,) = TABLES["bulk_inserts"]
+    conn.execute(table.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1))
+    for name in INSERT_TRIGGERS:
+        conn.execute(f"DROP TRIGGER IF EXISTS {name}")
+    create_triggers(conn)
+
+
 # MIGRATIONS[n] turns a version-n database into version n+1.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     1: _migrate_1_to_2,
@@ -266,6 +291,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     4: _migrate_4_to_5,
     5: _migrate_5_to_6,
     6: _migrate_6_to_7,
+    7: _migrate_7_to_8,
 }
 
 

@@ -139,6 +139,7 @@ def run(
     done = Done()
     track = (conduit.source_location_id, conduit.target_location_id)
     writer = IndexWriter(lib, conduit.id, track, done.kept)
+    writer.fresh = True  # both locations were empty: each row the pass records is new
     try:
         total = sum(w.walked_bytes() for w in workers)
         progress = executor.ProgressCounter(
@@ -347,6 +348,8 @@ def _target_indexed(
                 digests.append((dst.full_key(key), w.vouched[i]))
             else:
                 rescan.add(key)
+    writer.flush()
+    writer.fresh = False  # the parents' entries below are recorded already
     for key in parents:
         item = _dir_item(f"{dst.endpoint}/{key}")
         if item is not None:  # else its parent's listing does not match: rescanned

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlite3
 
 DB_NAME = "library.sqlite"
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 
 def set_pragmas(conn: sqlite3.Connection) -> None:

@@ -144,6 +144,17 @@ class Change(Base):
     )
 
 
+class BulkInsert(Base):
+    """Holds a row only inside the write transaction of a writer inserting rows it knows
+    to be new that keeps the counters, totals and digests itself (snapshots.IndexWriter
+    `fresh`): while it does, the insert triggers stand aside (schema 8; db.py). No other
+    connection ever sees a row here: the transaction removes it before it commits, and a
+    transaction that fails takes it back with everything else."""
+
+    __tablename__ = "bulk_inserts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
 class Generation(Base):
     """One run of a conduit (dry runs are not recorded)."""
 

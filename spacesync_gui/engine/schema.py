@@ -11,6 +11,12 @@ The triggers and partial indexes are in db.py.
 from __future__ import annotations
 
 TABLES: dict[str, tuple[str, ...]] = {
+    "bulk_inserts": (
+        """CREATE TABLE bulk_inserts (
+        id INTEGER NOT NULL,
+        PRIMARY KEY (id)
+    )""",
+    ),
     "changes": (
         """CREATE TABLE changes (
         id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,

@@ -275,6 +275,10 @@ class IndexWriter:
         self._last = time.monotonic()
         # Called before each flush: what the flush records must be durable on disk first.
         self.before_flush: Callable[[], None] | None = None
+        # Set by a writer whose rows are new (a first mirror's pass): they are inserted
+        # with the insert triggers standing aside (`_insert_fresh`), until a row turns out
+        # to be there already; from then on, the usual upserts.
+        self.fresh = False
 
     def set_base(self, key: str, item: Item | None) -> None:
         self._base[key] = item
@@ -370,6 +374,21 @@ class IndexWriter:
             self.before_flush()
         base, entries, hashes = self._base, self._entries, self._hashes
         self._base, self._entries, self._hashes = {}, {}, []
+        if self.fresh:
+            try:
+                self._write(base, entries, hashes, fresh=True)
+                return
+            except sqlite3.IntegrityError:  # all of it rolled back
+                self.fresh = False
+        self._write(base, entries, hashes, fresh=False)
+
+    def _write(
+        self,
+        base: dict[str, Item | None],
+        entries: dict[tuple[int, str], tuple[Item, bytes | None] | None],
+        hashes: list[tuple[str, int, str, int, int]],
+        fresh: bool,
+    ) -> None:
         with self.lib.engine.begin() as conn:
             db = dbapi_of(conn)
             if self.track:
@@ -380,8 +399,9 @@ class IndexWriter:
                     self.track,
                 )
             before = self._counters(db)
-            _write_base(conn, self.conduit_id, base)
-            write_entries(conn, entries)
+            if not (fresh and _insert_fresh(db, self.conduit_id, base, entries)):
+                _write_base(conn, self.conduit_id, base)
+                write_entries(conn, entries)
             if hashes:
                 bulk_update(db, _FILL_HASH, hashes)
             for loc, n in self._counters(db).items():
@@ -552,6 +572,68 @@ def _write_base(conn: Connection, conduit_id: int, base: dict[str, Item | None])
     ]
     if rows:
         bulk_write(db, _BASE_UPSERT, 7, rows)
+
+
+_BASE_INSERT = _BASE_UPSERT.partition(" ON CONFLICT")[0]
+_ENTRY_INSERT = ENTRY_UPSERT.partition(" ON CONFLICT")[0]
+# Whether a location's insert triggers would do anything beyond its counters and totals:
+# not while it is journaled, nor while it holds a digest (db.py `_JOURNALED`, `_digested`).
+_ONLY_COUNTED = (
+    "SELECT NOT journal AND root_digest IS NULL AND NOT EXISTS (SELECT 1 FROM entries "
+    "WHERE location_id = ? AND kind = 'dir' AND digest IS NOT NULL) FROM locations WHERE id = ?"
+)
+
+_MOVE_COUNTERS = (
+    "UPDATE locations SET changes = changes + ?, files = files + ?, bytes = bytes + ? WHERE id = ?"
+)
+
+
+def _insert_fresh(
+    db,  # noqa: ANN001 - a sqlite3 connection, in the caller's transaction
+    conduit_id: int,
+    base: dict[str, Item | None],
+    entries: dict[tuple[int, str], tuple[Item, bytes | None] | None],
+) -> bool:
+    """Insert the rows, all new, with the insert triggers standing aside (a `bulk_inserts`
+    row, schema 8), and move the counters and totals as they would have, once for the
+    batch. False, having written nothing, when that cannot stand for the triggers (a row
+    to delete; a location journaled or holding digests): the caller writes them the usual
+    way. Raises sqlite3.IntegrityError when a row is there already: the caller's
+    transaction, rolled back, must not commit what was inserted here."""
+    if any(v is None for v in base.values()) or any(v is None for v in entries.values()):
+        return False
+    totals: dict[int, list[int]] = {}
+    for loc, _ in entries:
+        if loc not in totals:
+            if not db.execute(_ONLY_COUNTED, (loc, loc)).fetchone()[0]:
+                return False
+            totals[loc] = [0, 0, 0]
+    now = time.time()
+    rows = []
+    for (loc, p), v in entries.items():
+        it, raw = v  # type: ignore[misc]
+        rows.append(
+            (loc, p, raw, it.kind, it.size, it.mtime_ns, it.inode, it.mode, it.hash, it.link, now)
+        )
+        t = totals[loc]
+        t[0] += 1
+        if it.kind == models.FILE:
+            t[1] += 1
+            t[2] += it.size
+    base_rows = [
+        (conduit_id, p, it.kind, it.size, it.mtime_ns, it.hash, it.link)
+        for p, it in base.items()
+        if it is not None  # (all are)
+    ]
+    db.execute("INSERT INTO bulk_inserts (id) VALUES (1)")
+    bulk_write(db, _BASE_INSERT, 7, base_rows)
+    bulk_write(db, _ENTRY_INSERT, 11, rows)
+    db.execute("DELETE FROM bulk_inserts")
+    db.executemany(_MOVE_COUNTERS, [(*t, loc) for loc, t in totals.items()])
+    if base:
+        sql = "UPDATE conduits SET base_changes = base_changes + ? WHERE id = ?"
+        db.execute(sql, (len(base), conduit_id))
+    return True
 
 
 def write_entries(

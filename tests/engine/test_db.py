@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -274,24 +275,59 @@ def test_v4_fixture_learns_that_filling_in_a_hash_is_not_a_change(tmp_path):
     assert len(list(data.glob(f"{DB_NAME}.v4-*.bak"))) == 1
 
 
+def _migrated_from(
+    tmp_path: Path, version: int, was: Callable[[str, str], str | None], undo: list[str]
+) -> tuple[Path, Path]:
+    """A library made now, taken back to schema `version` (each trigger's SQL as `was`
+    gives it, None: as it is; then the `undo` statements), and opened again: migrated, its
+    triggers those of a library made now (the second folder returned)."""
+    old, fresh = tmp_path / f"v{version}", tmp_path / "f"
+    open_library(old).close()
+    open_library(fresh).close()
+    conn = sqlite3.connect(old / DB_NAME)
+    with conn:
+        for name, sql in _triggers(old / DB_NAME).items():
+            before = was(name, sql)
+            if before is not None:
+                conn.execute(f"DROP TRIGGER {name}")
+                conn.execute(before)
+        for statement in undo:
+            conn.execute(statement)
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(version),))
+    conn.close()
+    assert _triggers(old / DB_NAME) != _triggers(fresh / DB_NAME)
+    open_library(old).close()
+    assert _triggers(old / DB_NAME) == _triggers(fresh / DB_NAME)
+    assert len(list(old.glob(f"{DB_NAME}.v{version}-*.bak"))) == 1
+    return old, fresh
+
+
 def test_v6_digest_triggers_are_replaced_by_the_ones_that_skip_undigested_locations(tmp_path):
     """Schema 6 -> 7: the same triggers, guarded by a probe of the location's digests."""
-    v6, fresh = tmp_path / "v6", tmp_path / "f"
-    open_library(v6).close()
-    open_library(fresh).close()
-    conn = sqlite3.connect(v6 / DB_NAME)
-    with conn:  # back to schema 6: unguarded digest triggers, no probe index
-        for name, sql in _triggers(v6 / DB_NAME).items():
-            if "digest" in name:
-                conn.execute(f"DROP TRIGGER {name}")
-                conn.execute(sql.replace(sql[sql.index(" WHEN ") : sql.index(" BEGIN ")], ""))
-        conn.execute("DROP INDEX ix_entries_digested")
-        conn.execute("UPDATE meta SET value = '6' WHERE key = 'schema_version'")
-    conn.close()
-    assert _triggers(v6 / DB_NAME) != _triggers(fresh / DB_NAME)
-    open_library(v6).close()
-    assert _triggers(v6 / DB_NAME) == _triggers(fresh / DB_NAME)
+
+    def unguarded(name: str, sql: str) -> str | None:
+        return sql.replace(sql[sql.index(" WHEN ") : sql.index(" BEGIN ")], "")
+
+    v6, fresh = _migrated_from(
+        tmp_path,
+        6,
+        lambda name, sql: unguarded(name, sql) if "digest" in name else None,
+        ["DROP INDEX ix_entries_digested"],
+    )
     assert _indexes(v6 / DB_NAME) == _indexes(fresh / DB_NAME)
+
+
+def test_v7_insert_triggers_learn_to_stand_aside_for_bulk_inserts(tmp_path):
+    """Schema 7 -> 8: the same insert triggers, guarded by `bulk_inserts` (made too)."""
+    guard = "NOT EXISTS (SELECT 1 FROM bulk_inserts)"
+
+    def unguarded(name: str, sql: str) -> str | None:
+        if guard not in sql:
+            return None
+        return sql.replace(f"WHEN {guard} AND ", "WHEN ").replace(f" WHEN {guard}", "")
+
+    v7, fresh = _migrated_from(tmp_path, 7, unguarded, ["DROP TABLE bulk_inserts"])
+    assert _columns(v7 / DB_NAME) == _columns(fresh / DB_NAME)
 
 
 def test_digest_triggers_clear_what_a_change_makes_stale_and_only_that(library, tmp_path):
