@@ -106,7 +106,7 @@ _ENTRY_CHANGED_5 = (
 )
 # Schema 8: the insert triggers stand aside while `bulk_inserts` holds a row, which it
 # does only inside the transaction of a writer that keeps the counters, totals and digests
-# itself (snapshots.IndexWriter `fresh`: ~1 µs a row less, 0.3 s of a W1 first mirror).
+# itself (snapshots.IndexWriter `fresh`: ~1.5 µs a row less, ~0.5 CPU-s of a W1 first mirror).
 _NOT_BULK = "NOT EXISTS (SELECT 1 FROM bulk_inserts)"
 CHANGE_TRIGGERS = {
     **_V3_TRIGGERS,
