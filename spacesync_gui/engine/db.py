@@ -197,7 +197,13 @@ JOURNAL_TRIGGERS = {
 }
 
 
-# The triggers a `bulk_inserts` row stands aside (schema 8).
+# The triggers a `bulk_inserts` row stands aside (schema 8), and whether, for a location
+# (the parameter), they would only have counted: not while it is journaled, nor while it
+# holds a digest. A writer standing them aside asks first (snapshots `_insert_fresh`).
+ONLY_COUNTED = (
+    f"SELECT NOT {_JOURNALED.format(row='l')} AND NOT {_digested('l')} "
+    "FROM (SELECT ? AS location_id) AS l"
+)
 INSERT_TRIGGERS = (
     "trg_entries_ins",
     "trg_base_ins",

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from . import models
-from .db import Library
+from .db import ONLY_COUNTED, Library
 from .paths import disk_rel, subtree_bounds
 from .plan import Item, Snapshot
 
@@ -576,13 +576,6 @@ def _write_base(conn: Connection, conduit_id: int, base: dict[str, Item | None])
 
 _BASE_INSERT = _BASE_UPSERT.partition(" ON CONFLICT")[0]
 _ENTRY_INSERT = ENTRY_UPSERT.partition(" ON CONFLICT")[0]
-# Whether a location's insert triggers would do anything beyond its counters and totals:
-# not while it is journaled, nor while it holds a digest (db.py `_JOURNALED`, `_digested`).
-_ONLY_COUNTED = (
-    "SELECT NOT journal AND root_digest IS NULL AND NOT EXISTS (SELECT 1 FROM entries "
-    "WHERE location_id = ? AND kind = 'dir' AND digest IS NOT NULL) FROM locations WHERE id = ?"
-)
-
 _MOVE_COUNTERS = (
     "UPDATE locations SET changes = changes + ?, files = files + ?, bytes = bytes + ? WHERE id = ?"
 )
@@ -605,7 +598,7 @@ def _insert_fresh(
     totals: dict[int, list[int]] = {}
     for loc, _ in entries:
         if loc not in totals:
-            if not db.execute(_ONLY_COUNTED, (loc, loc)).fetchone()[0]:
+            if not db.execute(ONLY_COUNTED, (loc,)).fetchone()[0]:
                 return False
             totals[loc] = [0, 0, 0]
     now = time.time()
