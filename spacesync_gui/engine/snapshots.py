@@ -565,13 +565,32 @@ def _write_base(conn: Connection, conduit_id: int, base: dict[str, Item | None])
     gone = [p for p, it in base.items() if it is None]
     if gone:
         bulk_delete(db, "base_entries", "conduit_id", {conduit_id: gone})
-    rows = [
+    rows = _base_rows(conduit_id, base)
+    if rows:
+        bulk_write(db, _BASE_UPSERT, 7, rows)
+
+
+def _base_rows(conduit_id: int, base: dict[str, Item | None]) -> list[tuple[Any, ...]]:
+    """The base's rows to write, in _BASE_UPSERT's order (None: a row to delete, left out)."""
+    return [
         (conduit_id, p, it.kind, it.size, it.mtime_ns, it.hash, it.link)
         for p, it in base.items()
         if it is not None
     ]
-    if rows:
-        bulk_write(db, _BASE_UPSERT, 7, rows)
+
+
+def _entry_rows(
+    entries: dict[tuple[int, str], tuple[Item, bytes | None] | None],
+) -> list[tuple[Any, ...]]:
+    """The entries' rows to write, in ENTRY_UPSERT's order (None: a row to delete, left
+    out), indexed now."""
+    now = time.time()
+    return [
+        (loc, p, raw, it.kind, it.size, it.mtime_ns, it.inode, it.mode, it.hash, it.link, now)
+        for (loc, p), v in entries.items()
+        if v is not None
+        for it, raw in [v]
+    ]
 
 
 _BASE_INSERT = _BASE_UPSERT.partition(" ON CONFLICT")[0]
@@ -601,23 +620,14 @@ def _insert_fresh(
             if not db.execute(ONLY_COUNTED, (loc,)).fetchone()[0]:
                 return False
             totals[loc] = [0, 0, 0]
-    now = time.time()
-    rows = []
-    for (loc, p), v in entries.items():
-        it, raw = v  # type: ignore[misc]
-        rows.append(
-            (loc, p, raw, it.kind, it.size, it.mtime_ns, it.inode, it.mode, it.hash, it.link, now)
-        )
+    rows = _entry_rows(entries)
+    for loc, _, _, kind, size, *_ in rows:  # as the insert trigger counts (db._totals)
         t = totals[loc]
         t[0] += 1
-        if it.kind == models.FILE:
+        if kind == models.FILE:
             t[1] += 1
-            t[2] += it.size
-    base_rows = [
-        (conduit_id, p, it.kind, it.size, it.mtime_ns, it.hash, it.link)
-        for p, it in base.items()
-        if it is not None  # (all are)
-    ]
+            t[2] += size
+    base_rows = _base_rows(conduit_id, base)
     db.execute("INSERT INTO bulk_inserts (id) VALUES (1)")
     bulk_write(db, _BASE_INSERT, 7, base_rows)
     bulk_write(db, _ENTRY_INSERT, 11, rows)
@@ -641,12 +651,6 @@ def write_entries(
             gone.setdefault(loc, []).append(p)
     if gone:
         bulk_delete(db, "entries", "location_id", gone)
-    now = time.time()
-    rows = [
-        (loc, p, raw, it.kind, it.size, it.mtime_ns, it.inode, it.mode, it.hash, it.link, now)
-        for (loc, p), v in entries.items()
-        if v is not None
-        for it, raw in [v]
-    ]
+    rows = _entry_rows(entries)
     if rows:
         bulk_write(db, ENTRY_UPSERT, 11, rows)
