@@ -8,7 +8,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-# Re-install only when pyproject.toml is newer than this stamp.
+# Re-install only when the build's inputs (pyproject.toml, setup.py, the C accelerator)
+# are newer than this stamp.
 STAMP  := $(VENV)/.installed-test
 BENCH_ARGS ?=
 
@@ -34,7 +35,7 @@ venv: $(STAMP)
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
+$(STAMP): pyproject.toml setup.py csrc/fastcopy.c | $(BIN)/python
 	$(BIN)/python -m pip install -e '.[test]'
 	@touch $@
 
@@ -96,4 +97,4 @@ clean:
 	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) spacesync_gui/engine/_fastcopy*.so

@@ -311,6 +311,8 @@ def test_frozen_bundle_contents(frozen):
     assert list(internal.glob("spacesync*-info")), "package metadata (copy_metadata)"
     assert list(internal.glob("keyring-*.dist-info")), "keyring's entry points"
     if sys.platform.startswith("linux"):
+        # The copy accelerator the install built (setup.py; test_fastcopy.py asks for it).
+        assert [n for n in names if "spacesync_gui/engine/_fastcopy" in n], "_fastcopy"
         assert (frozen / "share" / "applications" / META.desktop_file.name).is_file()
         assert (frozen / "share/icons/hicolor/256x256/apps/spacesync.png").is_file()
         assert (frozen / "install.sh").is_file()

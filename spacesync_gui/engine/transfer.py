@@ -61,6 +61,13 @@ _O_BINARY = getattr(os, "O_BINARY", 0)
 _IS_LINUX = sys.platform.startswith("linux")
 _IS_WINDOWS = os.name == "nt"
 
+# The C accelerator of stage_file (csrc/fastcopy.c, an optional build: see setup.py); None
+# where it was not built, and then the Python path below does every copy.
+try:
+    from . import _fastcopy as _fast  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - built wherever a C compiler is
+    _fast = None
+
 
 # --- errors -----------------------------------------------------------------------------
 
@@ -618,6 +625,25 @@ def stage_file(
         raise ValueError(f"stage_file copies files, not a {expect_src.kind}")
     src = os.fspath(src)
     folder, sibling = _staging_folder(tmp_dir, dst)
+    want = stat.S_IMODE(expect_src.mode) if expect_src.mode else 0  # 0: none to give
+    # 0o600 until verified: a half-written copy of a private file stays private. In a
+    # private folder nobody else can reach it anyway: its own bits at once, and one
+    # fchmod less for each of a new folder's files (~0.07 CPU-s per W1 mirror).
+    at_once = private and want != 0
+    if _fast is not None and limiter is None and not durable and expect_src.size <= _fast.MAX_SIZE:
+        tmp_path = os.path.join(folder, name or temp_name())
+        done = _fast.stage(src, tmp_path, expect_src.size, expect_src.mtime_ns, want, at_once)
+        if done is not None:
+            digest, inode, mode, dev = done
+            if expect_src.hash is None or digest == expect_src.hash:
+                if progress is not None:
+                    progress(expect_src.size)
+                return Staged(
+                    tmp_path, expect_src.size, digest, sibling, inode=inode, mode=mode, dev=dev
+                )
+            _unlink_quiet(tmp_path)
+        # Not as expected (the accelerator removed its temp): the copy again, this way,
+        # which tells why.
     try:
         fin = os.open(src, os.O_RDONLY | _O_NOFOLLOW | _O_BINARY)
     except OSError as exc:
@@ -628,17 +654,13 @@ def stage_file(
         raise
     tmp_path = os.path.join(folder, name or temp_name())
     fout = -1
+    made = False  # only a temp made here is removed: not what had the name already
     try:
         st = os.fstat(fin)
         if not stat.S_ISREG(st.st_mode):
             raise SourceChanged(src, f"it is now a {kind_of(st)}")
         if st.st_size != expect_src.size or st.st_mtime_ns != expect_src.mtime_ns:
             raise SourceChanged(src, "it was modified")
-        want = stat.S_IMODE(expect_src.mode) if expect_src.mode else 0  # 0: none to give
-        # 0o600 until verified: a half-written copy of a private file stays private. In a
-        # private folder nobody else can reach it anyway: its own bits at once, and one
-        # fchmod less for each of a new folder's files (~0.07 CPU-s per W1 mirror).
-        at_once = private and want != 0
         create = want if at_once else 0o600
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_BINARY
         try:
@@ -647,6 +669,7 @@ def stage_file(
             _known_dirs.discard(folder)
             ensure_dir(folder)
             fout = os.open(tmp_path, flags, create)
+        made = True
         size, digest = _stream(
             fin, fout, expect_src.size, limiter, progress, src, writeback=durable
         )
@@ -682,7 +705,8 @@ def stage_file(
     except BaseException:
         if fout >= 0:
             os.close(fout)
-        _unlink_quiet(tmp_path)
+        if made:
+            _unlink_quiet(tmp_path)
         raise
     finally:
         os.close(fin)

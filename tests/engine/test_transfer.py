@@ -77,6 +77,16 @@ def leftovers(root: Path) -> list[str]:
     return found
 
 
+@pytest.fixture(autouse=True, params=["accelerated", "python"])
+def copy_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here twice: with stage_file's C accelerator (csrc/fastcopy.c, built by
+    the install; test_fastcopy.py fails where it is missing) and with the Python path
+    alone, which does every copy where it was not built."""
+    if request.param == "python":
+        monkeypatch.setattr(T, "_fast", None)
+    return str(request.param)
+
+
 @pytest.fixture
 def src_root(tmp_path: Path) -> Path:
     d = tmp_path / "src"
