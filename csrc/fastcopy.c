@@ -112,39 +112,96 @@ done:
     return ok;
 }
 
-static PyObject *py_stage(PyObject *self, PyObject *args) {
-    PyObject *src = NULL, *tmp = NULL;
-    Job j;
-    if (!PyArg_ParseTuple(args, "O&O&LLip", PyUnicode_FSConverter, &src, PyUnicode_FSConverter,
-                          &tmp, &j.size, &j.mtime_ns, &j.want, &j.at_once))
-        goto fail;
-    if (j.size < 0 || j.size > MAX_SIZE || j.want < 0 || j.want > 07777) {
-        Py_DECREF(src);
-        Py_DECREF(tmp);
-        Py_RETURN_NONE;
+/* A job's arguments, (src, tmp, size, mtime_ns, want, at_once); its paths' bytes in
+ * *src and *tmp (new references). 0: a job the accelerator leaves alone (too big, odd
+ * bits), -1: a Python error is set. */
+static int parse_job(PyObject *args, Job *j, PyObject **src, PyObject **tmp) {
+    *src = *tmp = NULL;
+    if (!PyTuple_Check(args)) {
+        PyErr_SetString(PyExc_TypeError, "a job is a tuple");
+        return -1;
     }
-    j.src = PyBytes_AS_STRING(src);
-    j.tmp = PyBytes_AS_STRING(tmp);
-    Done d;
-    int ok;
-    Py_BEGIN_ALLOW_THREADS;
-    ok = stage(&j, &d);
-    Py_END_ALLOW_THREADS;
-    Py_DECREF(src);
-    Py_DECREF(tmp);
-    if (!ok) Py_RETURN_NONE;
+    if (!PyArg_ParseTuple(args, "O&O&LLip", PyUnicode_FSConverter, src, PyUnicode_FSConverter,
+                          tmp, &j->size, &j->mtime_ns, &j->want, &j->at_once))
+        return -1;
+    j->src = PyBytes_AS_STRING(*src);
+    j->tmp = PyBytes_AS_STRING(*tmp);
+    return j->size >= 0 && j->size <= MAX_SIZE && j->want >= 0 && j->want <= 07777;
+}
+
+static PyObject *result(const Done *d) {
     static const char hex[] = "0123456789abcdef";
     char text[32];
     for (int i = 0; i < 16; i++) {
-        text[2 * i] = hex[d.digest.digest[i] >> 4];
-        text[2 * i + 1] = hex[d.digest.digest[i] & 15];
+        text[2 * i] = hex[d->digest.digest[i] >> 4];
+        text[2 * i + 1] = hex[d->digest.digest[i] & 15];
     }
-    return Py_BuildValue("s#KiK", text, (Py_ssize_t)32, (unsigned long long)d.st.st_ino,
-                         (int)(d.st.st_mode & 07777), (unsigned long long)d.st.st_dev);
-fail:
-    Py_XDECREF(src);
-    Py_XDECREF(tmp);
-    return NULL;
+    return Py_BuildValue("s#KiK", text, (Py_ssize_t)32, (unsigned long long)d->st.st_ino,
+                         (int)(d->st.st_mode & 07777), (unsigned long long)d->st.st_dev);
+}
+
+static PyObject *py_stage(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *src, *tmp;
+    Job j;
+    Done d;
+    int ok = parse_job(args, &j, &src, &tmp);
+    if (ok < 0) return NULL;
+    if (ok) {
+        Py_BEGIN_ALLOW_THREADS;
+        ok = stage(&j, &d);
+        Py_END_ALLOW_THREADS;
+    }
+    Py_DECREF(src);
+    Py_DECREF(tmp);
+    if (!ok) Py_RETURN_NONE;
+    return result(&d);
+}
+
+/* The jobs of a list in one call, the GIL released for all of them: a worker's chunk of
+ * a thousand small files without the interpreter between them. */
+static PyObject *py_stage_many(PyObject *self, PyObject *jobs) {
+    (void)self;
+    PyObject *seq = PySequence_Fast(jobs, "stage_many takes a list of jobs");
+    if (seq == NULL) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    Job *js = PyMem_Calloc(n ? n : 1, sizeof(Job));
+    Done *ds = PyMem_Calloc(n ? n : 1, sizeof(Done));
+    PyObject **paths = PyMem_Calloc(2 * (n ? n : 1), sizeof(PyObject *));
+    int *oks = PyMem_Calloc(n ? n : 1, sizeof(int));
+    PyObject *out = NULL;
+    Py_ssize_t i;
+    if (js == NULL || ds == NULL || paths == NULL || oks == NULL) {
+        PyErr_NoMemory();
+        goto end;
+    }
+    for (i = 0; i < n; i++) {
+        oks[i] = parse_job(PySequence_Fast_GET_ITEM(seq, i), &js[i], &paths[2 * i], &paths[2 * i + 1]);
+        if (oks[i] < 0) goto end;
+    }
+    Py_BEGIN_ALLOW_THREADS;
+    for (i = 0; i < n; i++)
+        if (oks[i]) oks[i] = stage(&js[i], &ds[i]);
+    Py_END_ALLOW_THREADS;
+    out = PyList_New(n);
+    if (out == NULL) goto end;
+    for (i = 0; i < n; i++) {
+        PyObject *r = oks[i] ? result(&ds[i]) : Py_NewRef(Py_None);
+        if (r == NULL) {
+            Py_CLEAR(out);
+            goto end;
+        }
+        PyList_SET_ITEM(out, i, r);
+    }
+end:
+    if (paths != NULL)
+        for (i = 0; i < 2 * n; i++) Py_XDECREF(paths[i]);
+    PyMem_Free(js);
+    PyMem_Free(ds);
+    PyMem_Free(paths);
+    PyMem_Free(oks);
+    Py_DECREF(seq);
+    return out;
 }
 
 static PyMethodDef methods[] = {
@@ -152,6 +209,9 @@ static PyMethodDef methods[] = {
      "stage(src, tmp, size, mtime_ns, want, at_once) -> (xxh3-128 hex, inode, mode, dev) or "
      "None: copy the small file src into the new temp tmp as transfer.stage_file does; None "
      "(temp removed) when anything is not as expected."},
+    {"stage_many", py_stage_many, METH_O,
+     "stage_many([(src, tmp, size, mtime_ns, want, at_once), ...]) -> [stage's result, ...]: "
+     "the jobs in one call, in order."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fastcopy",

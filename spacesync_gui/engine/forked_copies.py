@@ -702,37 +702,42 @@ def _stage(
     bad: list[tuple[int, str]],
     private: dict[int, str],
 ) -> list[tuple[int, transfer.Staged]]:
-    """Stage the chunk's files: a new folder's under their own names in a private folder
-    (made on its first file, noted in `private`), the others under temp names."""
+    """Stage the chunk's files (`transfer.stage_files`, the small ones in one call): a new
+    folder's under their own names in a private folder (made on its first file, noted in
+    `private`), the others under temp names."""
     jobs, folders = work.jobs, work.folders
-    staged = []
+    todo: list[tuple[int, transfer.StageJob]] = []
     for i in chunk:
         job = jobs[i]
         folder = staging.get(job.tmp_root)
         if folder is None:
             folder = staging[job.tmp_root] = os.path.join(job.tmp_root, transfer.temp_name())
-        try:
-            if job.folder < 0:
-                staged.append((i, transfer.stage_file(job.src, job.item, folder)))
-                continue
-            # With its own bits known, the folder gets them just before it is renamed into
-            # place (_place_folder): until then only its owner may enter it, and its files
-            # are made with their final bits at once.
-            own = folders[job.folder].mode != 0
-            where = private.get(job.folder)
-            if where is None:
-                where = os.path.join(folder, transfer.temp_name())
+        if job.folder < 0:
+            todo.append((i, (job.src, job.item, folder, None, False)))
+            continue
+        # With its own bits known, the folder gets them just before it is renamed into
+        # place (_place_folder): until then only its owner may enter it, and its files
+        # are made with their final bits at once.
+        own = folders[job.folder].mode != 0
+        where = private.get(job.folder)
+        if where is None:
+            where = os.path.join(folder, transfer.temp_name())
+            try:
                 if own:
                     os.makedirs(where, 0o700)
                 else:
                     transfer.ensure_dir(where)
-                private[job.folder] = where
-            name = os.path.basename(job.dst)
-            staged.append(
-                (i, transfer.stage_file(job.src, job.item, where, name=name, private=own))
-            )
-        except (transfer.TransferError, OSError) as e:
-            bad.append((i, transfer.error_message(e)))
+            except OSError as e:
+                bad.append((i, transfer.error_message(e)))
+                continue
+            private[job.folder] = where
+        todo.append((i, (job.src, job.item, where, os.path.basename(job.dst), own)))
+    staged = []
+    for (i, _), s in zip(todo, transfer.stage_files([t for _, t in todo]), strict=True):
+        if isinstance(s, transfer.Staged):
+            staged.append((i, s))
+        else:
+            bad.append((i, transfer.error_message(s)))
     return staged
 
 

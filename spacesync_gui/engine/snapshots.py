@@ -14,6 +14,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -469,7 +470,7 @@ def _groups(db, ncols: int, rows: Sequence[tuple[object, ...]]) -> Iterable[tupl
     i = 0
     while i < len(rows):
         n = min(most, 1 << ((len(rows) - i).bit_length() - 1))
-        yield n, [v for r in rows[i : i + n] for v in r]
+        yield n, list(chain.from_iterable(rows[i : i + n]))
         i += n
 
 
@@ -621,12 +622,12 @@ def _insert_fresh(
                 return False
             totals[loc] = [0, 0, 0]
     rows = _entry_rows(entries)
-    for loc, _, _, kind, size, *_ in rows:  # as the insert trigger counts (db._totals)
-        t = totals[loc]
+    for r in rows:  # as the insert trigger counts (db._totals); (loc, path, raw, kind, size, ...)
+        t = totals[r[0]]
         t[0] += 1
-        if kind == models.FILE:
+        if r[3] == models.FILE:
             t[1] += 1
-            t[2] += size
+            t[2] += r[4]
     base_rows = _base_rows(conduit_id, base)
     db.execute("INSERT INTO bulk_inserts (id) VALUES (1)")
     bulk_write(db, _BASE_INSERT, 7, base_rows)

@@ -599,6 +599,82 @@ def _stream(
     return total, h.hexdigest()
 
 
+def _modes(expect_src: Item, private: bool) -> tuple[int, bool]:
+    """The bits a staged copy gets (0: none to give), and whether it is made with them at
+    once: 0o600 until verified, so that a half-written copy of a private file stays
+    private; in a private folder nobody else can reach it anyway, so its own bits at once,
+    and one fchmod less for each of a new folder's files (~0.07 CPU-s per W1 mirror)."""
+    want = stat.S_IMODE(expect_src.mode) if expect_src.mode else 0
+    return want, private and want != 0
+
+
+def _fast_job(
+    src: str, expect_src: Item, folder: str, name: str | None, private: bool
+) -> tuple[str, str, int, int, int, bool] | None:
+    """The accelerator's arguments for this copy into `folder`; None when it does not take
+    it (not built here, or a file too big for it)."""
+    if _fast is None or expect_src.size > _fast.MAX_SIZE:
+        return None
+    want, at_once = _modes(expect_src, private)
+    tmp_path = os.path.join(folder, name or temp_name())
+    return (src, tmp_path, expect_src.size, expect_src.mtime_ns, want, at_once)
+
+
+def _fast_staged(
+    job: tuple[str, str, int, int, int, bool],
+    expect_src: Item,
+    sibling: bool,
+    done: tuple[str, int, int, int] | None,
+) -> Staged | None:
+    """The accelerator's copy (`done`: its digest, inode, bits and device) as staged; None,
+    its temp gone, when it left the copy to the Python path or the bytes are not the ones
+    the scan hashed (that path then says so)."""
+    if done is None:
+        return None
+    digest, inode, mode, dev = done
+    if expect_src.hash is not None and digest != expect_src.hash:
+        _unlink_quiet(job[1])
+        return None
+    return Staged(job[1], expect_src.size, digest, sibling, inode=inode, mode=mode, dev=dev)
+
+
+# A copy for stage_files: (src, expect_src, tmp_dir, name, private), as stage_file takes them.
+StageJob = tuple[str, Item, str, "str | None", bool]
+
+
+def stage_files(jobs: Sequence[StageJob]) -> list[Staged | TransferError | OSError]:
+    """`stage_file(src, expect_src, tmp_dir, name=name, private=private)` of each job, in
+    order: its Staged, or the error it raised. The accelerator takes the small files all
+    in one call, without the interpreter between them (a copy worker's chunk); what it
+    leaves goes through stage_file."""
+    out: list[Staged | TransferError | OSError | None] = [None] * len(jobs)
+    if _fast is not None:
+        fast = []
+        for k, (src, it, tmp_dir, name, private) in enumerate(jobs):
+            if it.kind != FILE:
+                continue
+            try:
+                folder = _staging_folder(tmp_dir, None)[0]
+            except OSError:
+                continue  # stage_file tells
+            args = _fast_job(src, it, folder, name, private)
+            if args is not None:
+                fast.append((k, args))
+        done = _fast.stage_many([args for _, args in fast])
+        for (k, args), d in zip(fast, done, strict=True):
+            out[k] = _fast_staged(args, jobs[k][1], False, d)
+    result: list[Staged | TransferError | OSError] = []
+    for k, (src, it, tmp_dir, name, private) in enumerate(jobs):
+        staged = out[k]
+        if staged is None:
+            try:
+                staged = stage_file(src, it, tmp_dir, name=name, private=private)
+            except (TransferError, OSError) as e:
+                staged = e
+        result.append(staged)
+    return result
+
+
 def stage_file(
     src: StrPath,
     expect_src: Item,
@@ -625,25 +701,16 @@ def stage_file(
         raise ValueError(f"stage_file copies files, not a {expect_src.kind}")
     src = os.fspath(src)
     folder, sibling = _staging_folder(tmp_dir, dst)
-    want = stat.S_IMODE(expect_src.mode) if expect_src.mode else 0  # 0: none to give
-    # 0o600 until verified: a half-written copy of a private file stays private. In a
-    # private folder nobody else can reach it anyway: its own bits at once, and one
-    # fchmod less for each of a new folder's files (~0.07 CPU-s per W1 mirror).
-    at_once = private and want != 0
-    if _fast is not None and limiter is None and not durable and expect_src.size <= _fast.MAX_SIZE:
-        tmp_path = os.path.join(folder, name or temp_name())
-        done = _fast.stage(src, tmp_path, expect_src.size, expect_src.mtime_ns, want, at_once)
-        if done is not None:
-            digest, inode, mode, dev = done
-            if expect_src.hash is None or digest == expect_src.hash:
-                if progress is not None:
-                    progress(expect_src.size)
-                return Staged(
-                    tmp_path, expect_src.size, digest, sibling, inode=inode, mode=mode, dev=dev
-                )
-            _unlink_quiet(tmp_path)
+    job = _fast_job(src, expect_src, folder, name, private) if not durable else None
+    if job is not None and limiter is None:
+        staged = _fast_staged(job, expect_src, sibling, _fast.stage(*job))
+        if staged is not None:
+            if progress is not None:
+                progress(expect_src.size)
+            return staged
         # Not as expected (the accelerator removed its temp): the copy again, this way,
         # which tells why.
+    want, at_once = _modes(expect_src, private)
     try:
         fin = os.open(src, os.O_RDONLY | _O_NOFOLLOW | _O_BINARY)
     except OSError as exc:

@@ -189,3 +189,39 @@ def test_a_temp_name_taken_is_left_alone(monkeypatch: pytest.MonkeyPatch, tmp_pa
         with pytest.raises(FileExistsError):
             stage_file(src, expect, folder, name="a.txt")
         assert (folder / "a.txt").read_bytes() == b"somebody's"
+
+
+def test_a_batch_is_each_of_its_copies(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """stage_files, the small files in one call of the accelerator: each job ends as
+    stage_file alone ends it, copied or failed, in the order given, whatever its
+    neighbours do (a copy worker's chunk)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    good = [write(src / f"f{i}.txt", os.urandom(i * 997)) for i in range(6)]
+    big = write(src / "big.bin", os.urandom(T.CHUNK + 5))
+    gone = write(src / "gone.txt", b"soon gone")
+    rewritten = write(src / "rewritten.txt", b"original")
+    items = {p: item_of(p) for p in [*good, big, gone, rewritten]}
+    gone.unlink()
+    write(rewritten, b"ORIGINAL")
+
+    def batch(folder: Path) -> list[Staged | str]:
+        private = folder / "private"
+        private.mkdir(mode=0o700)
+        jobs: list[T.StageJob] = [
+            (str(p), items[p], str(private) if i % 2 else str(folder), p.name, bool(i % 2))
+            for i, p in enumerate([good[0], gone, *good[1:3], big, rewritten, *good[3:]])
+        ]
+        out = T.stage_files(jobs)
+        return [s if isinstance(s, Staged) else f"{type(s).__name__}: {s}" for s in out]
+
+    out = both(monkeypatch, tmp_path, batch)
+    a, b = out["accelerated"], out["python"]
+    assert isinstance(a, list) and isinstance(b, list)
+    assert len(a) == len(b) == 9
+    for x, y, p in zip(a, b, [good[0], gone, *good[1:3], big, rewritten, *good[3:]], strict=True):
+        if p in (gone, rewritten):
+            assert x == y and str(x).startswith("SourceChanged:"), (x, y)
+        else:
+            assert isinstance(x, Staged) and isinstance(y, Staged)
+            _same_copy(x, y, p)

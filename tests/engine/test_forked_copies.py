@@ -266,16 +266,17 @@ def test_copies_being_staged_are_out_of_others_reach_and_land_with_their_own_bit
     os.chmod(src / "d3" / "sub0" / "f3.txt", 0o604)
     os.chmod(src / "d4" / "sub1" / "f4.txt", 0o755)
     log = tmp_path / "staged.log"
-    real_stage = transfer.stage_file
+    real_stage = transfer.stage_files
 
-    def stage(path, item, tmp_dir, **kw):  # type: ignore[no-untyped-def]
-        staged = real_stage(path, item, tmp_dir, **kw)
-        folder, made = os.stat(tmp_dir).st_mode, os.stat(staged.tmp_path).st_mode
+    def stage(jobs):  # type: ignore[no-untyped-def]
+        out = real_stage(jobs)  # a chunk's copies staged, none of them in place yet
         with open(log, "a") as f:  # from the workers' processes
-            f.write(f"{stat.S_IMODE(folder)} {stat.S_IMODE(made)}\n")
-        return staged
+            for (_, _, tmp_dir, _, _), staged in zip(jobs, out, strict=True):
+                folder, made = os.stat(tmp_dir).st_mode, os.stat(staged.tmp_path).st_mode
+                f.write(f"{stat.S_IMODE(folder)} {stat.S_IMODE(made)}\n")
+        return out
 
-    monkeypatch.setattr(transfer, "stage_file", stage)
+    monkeypatch.setattr(transfer, "stage_files", stage)
     old = os.umask(umask)
     try:
         forking.ready()  # the helper and the workers take this umask with them
