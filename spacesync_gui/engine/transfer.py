@@ -648,6 +648,7 @@ def stage_files(jobs: Sequence[StageJob]) -> list[Staged | TransferError | OSErr
     in one call, without the interpreter between them (a copy worker's chunk); what it
     leaves goes through stage_file."""
     out: list[Staged | TransferError | OSError | None] = [None] * len(jobs)
+    tried: dict[int, str] = {}  # the jobs the accelerator had: their staging folder
     if _fast is not None:
         fast = []
         for k, (src, it, tmp_dir, name, private) in enumerate(jobs):
@@ -660,6 +661,7 @@ def stage_files(jobs: Sequence[StageJob]) -> list[Staged | TransferError | OSErr
             args = _fast_job(src, it, folder, name, private)
             if args is not None:
                 fast.append((k, args))
+                tried[k] = folder
         done = _fast.stage_many([args for _, args in fast])
         for (k, args), d in zip(fast, done, strict=True):
             out[k] = _fast_staged(args, jobs[k][1], False, d)
@@ -668,7 +670,10 @@ def stage_files(jobs: Sequence[StageJob]) -> list[Staged | TransferError | OSErr
         staged = out[k]
         if staged is None:
             try:
-                staged = stage_file(src, it, tmp_dir, name=name, private=private)
+                if k in tried:  # left by the accelerator: this way, which tells why
+                    staged = _stage_here(src, it, tried[k], False, None, None, False, name, private)
+                else:
+                    staged = stage_file(src, it, tmp_dir, name=name, private=private)
             except (TransferError, OSError) as e:
                 staged = e
         result.append(staged)
@@ -701,8 +706,12 @@ def stage_file(
         raise ValueError(f"stage_file copies files, not a {expect_src.kind}")
     src = os.fspath(src)
     folder, sibling = _staging_folder(tmp_dir, dst)
-    job = _fast_job(src, expect_src, folder, name, private) if not durable else None
-    if job is not None and limiter is None:
+    job = (
+        None
+        if durable or limiter is not None
+        else _fast_job(src, expect_src, folder, name, private)
+    )
+    if job is not None:
         staged = _fast_staged(job, expect_src, sibling, _fast.stage(*job))
         if staged is not None:
             if progress is not None:
@@ -710,6 +719,22 @@ def stage_file(
             return staged
         # Not as expected (the accelerator removed its temp): the copy again, this way,
         # which tells why.
+    return _stage_here(src, expect_src, folder, sibling, limiter, progress, durable, name, private)
+
+
+def _stage_here(
+    src: str,
+    expect_src: Item,
+    folder: str,
+    sibling: bool,
+    limiter: BandwidthLimiter | None,
+    progress: Callable[[int], None] | None,
+    durable: bool,
+    name: str | None,
+    private: bool,
+) -> Staged:
+    """stage_file's copy in Python, into `folder`: every copy the accelerator does not
+    take or leaves, with the checks that say why one fails."""
     want, at_once = _modes(expect_src, private)
     try:
         fin = os.open(src, os.O_RDONLY | _O_NOFOLLOW | _O_BINARY)
