@@ -114,7 +114,7 @@ done:
 
 /* A job's arguments, (src, tmp, size, mtime_ns, want, at_once); its paths' bytes in
  * *src and *tmp (new references). 0: a job the accelerator leaves alone (too big, odd
- * bits), -1: a Python error is set. */
+ * bits), 1: one to copy, -1: a Python error is set. */
 static int parse_job(PyObject *args, Job *j, PyObject **src, PyObject **tmp) {
     *src = *tmp = NULL;
     if (!PyTuple_Check(args)) {
@@ -140,26 +140,9 @@ static PyObject *result(const Done *d) {
                          (int)(d->st.st_mode & 07777), (unsigned long long)d->st.st_dev);
 }
 
-static PyObject *py_stage(PyObject *self, PyObject *args) {
-    (void)self;
-    PyObject *src, *tmp;
-    Job j;
-    Done d;
-    int ok = parse_job(args, &j, &src, &tmp);
-    if (ok < 0) return NULL;
-    if (ok) {
-        Py_BEGIN_ALLOW_THREADS;
-        ok = stage(&j, &d);
-        Py_END_ALLOW_THREADS;
-    }
-    Py_DECREF(src);
-    Py_DECREF(tmp);
-    if (!ok) Py_RETURN_NONE;
-    return result(&d);
-}
-
 /* The jobs of a list in one call, the GIL released for all of them: a worker's chunk of
- * a thousand small files without the interpreter between them. */
+ * a thousand small files without the interpreter between them (stage_file's one file is
+ * a list of one). */
 static PyObject *py_stage_many(PyObject *self, PyObject *jobs) {
     (void)self;
     PyObject *seq = PySequence_Fast(jobs, "stage_many takes a list of jobs");
@@ -205,13 +188,11 @@ end:
 }
 
 static PyMethodDef methods[] = {
-    {"stage", py_stage, METH_VARARGS,
-     "stage(src, tmp, size, mtime_ns, want, at_once) -> (xxh3-128 hex, inode, mode, dev) or "
-     "None: copy the small file src into the new temp tmp as transfer.stage_file does; None "
-     "(temp removed) when anything is not as expected."},
     {"stage_many", py_stage_many, METH_O,
-     "stage_many([(src, tmp, size, mtime_ns, want, at_once), ...]) -> [stage's result, ...]: "
-     "the jobs in one call, in order."},
+     "stage_many([(src, tmp, size, mtime_ns, want, at_once), ...]) -> [result, ...], in "
+     "order: each small file src copied into its new temp tmp as transfer.stage_file copies "
+     "it, its result (xxh3-128 hex, inode, mode, dev), or None (temp removed) when anything "
+     "is not as expected."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fastcopy",

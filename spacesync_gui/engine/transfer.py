@@ -712,7 +712,7 @@ def stage_file(
         else _fast_job(src, expect_src, folder, name, private)
     )
     if job is not None:
-        staged = _fast_staged(job, expect_src, sibling, _fast.stage(*job))
+        staged = _fast_staged(job, expect_src, sibling, _fast.stage_many([job])[0])
         if staged is not None:
             if progress is not None:
                 progress(expect_src.size)

@@ -204,13 +204,14 @@ def test_a_batch_is_each_of_its_copies(monkeypatch: pytest.MonkeyPatch, tmp_path
     items = {p: item_of(p) for p in [*good, big, gone, rewritten]}
     gone.unlink()
     write(rewritten, b"ORIGINAL")
+    order = [good[0], gone, *good[1:3], big, rewritten, *good[3:]]
 
     def batch(folder: Path) -> list[Staged | str]:
         private = folder / "private"
         private.mkdir(mode=0o700)
         jobs: list[T.StageJob] = [
             (str(p), items[p], str(private) if i % 2 else str(folder), p.name, bool(i % 2))
-            for i, p in enumerate([good[0], gone, *good[1:3], big, rewritten, *good[3:]])
+            for i, p in enumerate(order)
         ]
         out = T.stage_files(jobs)
         return [s if isinstance(s, Staged) else f"{type(s).__name__}: {s}" for s in out]
@@ -218,8 +219,8 @@ def test_a_batch_is_each_of_its_copies(monkeypatch: pytest.MonkeyPatch, tmp_path
     out = both(monkeypatch, tmp_path, batch)
     a, b = out["accelerated"], out["python"]
     assert isinstance(a, list) and isinstance(b, list)
-    assert len(a) == len(b) == 9
-    for x, y, p in zip(a, b, [good[0], gone, *good[1:3], big, rewritten, *good[3:]], strict=True):
+    assert len(a) == len(b) == len(order)
+    for x, y, p in zip(a, b, order, strict=True):
         if p in (gone, rewritten):
             assert x == y and str(x).startswith("SourceChanged:"), (x, y)
         else:
