@@ -47,8 +47,7 @@ from .errors import Refused
 from .events import Emit, ignore_events
 from .first_walk import Ends, Vouched, Weights, Worker, as_recorded, make_folders
 from .indexer import record_walk
-from .listing import digest as listing_digest
-from .listing import digest_seed, list_dir
+from .listing import digest_seed, flat_digest, list_flat
 from .plan import SOURCE, TARGET, Item, Snapshot
 from .planner import MIRROR
 from .rules import IgnoreRules, builtin_ignored
@@ -394,16 +393,14 @@ def _vouch_listed(side: Side, keys: list[str], rescan: set[str]) -> list[tuple[s
     seed = digest_seed(IgnoreRules())
     snap, out = side.snapshot, []
     for key in keys:
-        listed = list_dir(f"{side.endpoint}/{key}" if key else str(side.endpoint))
-        whole = listed is not None and listed[1]
-        listing = listed[0] if listed is not None else []
-        for de, st in listing:
-            it = snap.get(f"{key}/{de.name}" if key else de.name)
-            if it is None or isinstance(st, OSError) or not as_recorded(it, st):
+        listing, whole = list_flat(f"{side.endpoint}/{key}" if key else str(side.endpoint))
+        for st in listing:
+            it = snap.get(f"{key}/{st[0]}" if key else st[0])
+            if it is None or not as_recorded(it, st):
                 whole = False
                 break
         if whole:
-            out.append((side.full_key(key) if key else side.prefix, listing_digest(seed, listing)))
+            out.append((side.full_key(key) if key else side.prefix, flat_digest(seed, listing)))
         else:
             rescan.add(key)
     return out

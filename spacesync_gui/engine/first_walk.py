@@ -17,11 +17,12 @@ from typing import NamedTuple, cast
 from . import forked_copies, transfer
 from .constants import DIR, FILE
 from .forking import fork_child
-from .listing import digest as listing_digest
-from .listing import digest_seed, list_dir
+from .listing import Flat, digest_seed, flat_digest, list_flat
 from .paths import key_for, tmp_dir
 from .plan import Item
 from .rules import IgnoreRules
+
+_S_IFMT, _S_IFDIR, _S_IFREG = 0o170000, stat.S_IFDIR, stat.S_IFREG
 
 
 class Ends(NamedTuple):
@@ -118,17 +119,14 @@ def shares(weighed: Weights, n: int) -> tuple[list[list[str]], list[str]]:
     return [s for s in shares if s], premade
 
 
-def as_recorded(it: Item, st: os.stat_result) -> bool:
-    if stat.S_ISREG(st.st_mode):
-        same_kind = it.kind == FILE and it.hash is not None and it.size == st.st_size
+def as_recorded(it: Item, st: Flat) -> bool:
+    """Whether a listed item (`list_flat`) is the entry `it` the pass recorded."""
+    _, st_mode, size, mtime_ns, ino = st
+    if st_mode & _S_IFMT == _S_IFREG:
+        same_kind = it.kind == FILE and it.hash is not None and it.size == size
     else:
-        same_kind = it.kind == DIR and stat.S_ISDIR(st.st_mode)
-    return (
-        same_kind
-        and it.mtime_ns == st.st_mtime_ns
-        and it.inode == st.st_ino
-        and it.mode == st.st_mode & 0o7777
-    )
+        same_kind = it.kind == DIR and st_mode & _S_IFMT == _S_IFDIR
+    return same_kind and it.mtime_ns == mtime_ns and it.inode == ino and it.mode == st_mode & 0o7777
 
 
 class Worker:
@@ -285,7 +283,7 @@ def _walk(
     src_end, dst_end = ends.src, ends.dst
     seed = digest_seed(IgnoreRules())  # no rules: see `eligible`
     # Depth first, in name order: (unit, its parent's place in `dirs`, its listed lstat).
-    todo: list[tuple[str, int, os.stat_result | None]] = [
+    todo: list[tuple[str, int, Flat | None]] = [
         (unit, -1, None) for unit in sorted(share, reverse=True)
     ]
     while todo:
@@ -293,20 +291,19 @@ def _walk(
         key = unit.rstrip("/")
         own = unit == key == "" or unit != key  # its own files alone: made by someone else
         path = f"{src_end}/{key}" if key else src_end
-        listed = list_dir(path)
-        if listed is None:
-            continue
-        listing, whole = listed[0], listed[1]
-        files, subs = [], []
-        for de, st in listing:  # (list_dir leaves out the built-in ignored names)
-            if isinstance(st, OSError) or not (de.name.isascii() or key_for(de.name) == de.name):
+        listing, whole = list_flat(path)  # (the built-in ignored names left out)
+        files: list[tuple[str, Flat]] = []
+        subs: list[tuple[str, Flat]] = []
+        for st in listing:
+            name, fmt = st[0], st[1] & _S_IFMT
+            if not (name.isascii() or key_for(name) == name):
                 whole = False
                 continue
-            child = f"{key}/{de.name}" if key else de.name
-            if stat.S_ISDIR(st.st_mode):
+            child = f"{key}/{name}" if key else name
+            if fmt == _S_IFDIR:
                 if not own:
                     subs.append((child, st))
-            elif stat.S_ISREG(st.st_mode):
+            elif fmt == _S_IFREG:
                 files.append((child, st))
             else:
                 whole = False
@@ -316,26 +313,25 @@ def _walk(
             here = listed_st
             if here is None:
                 try:
-                    here = os.lstat(path)
+                    top = os.lstat(path)
                 except OSError:
                     rescan.append(key)
                     continue
-            mode = here.st_mode & 0o7777
+                here = (key, top.st_mode, top.st_size, top.st_mtime_ns, top.st_ino)
+            mode = here[1] & 0o7777
             if not subs:
                 folder = len(folders)
                 folders.append(forked_copies.NewFolder(f"{dst_end}/{key}", mode))
-            item = Item(DIR, 0, here.st_mtime_ns, None, None, mode, here.st_ino)
-            digest = listing_digest(seed, listing) if whole else None
+            item = Item(DIR, 0, here[3], None, None, mode, here[4])
+            digest = flat_digest(seed, listing) if whole else None
             hi = lo + len(files)
             dirs.append((key, tuple(item), folder, digest, lo, hi, parent))
         else:
             owned.append((key, lo, lo + len(files)))
         if not whole:
             rescan.append(key)
-        for child, st in files:
-            item = Item(
-                FILE, st.st_size, st.st_mtime_ns, None, None, st.st_mode & 0o7777, st.st_ino
-            )
+        for child, (_, st_mode, size, mtime_ns, ino) in files:
+            item = Item(FILE, size, mtime_ns, None, None, st_mode & 0o7777, ino)
             job = forked_copies.Job(
                 f"{src_end}/{child}", item, f"{dst_end}/{child}", tmp_root, remover, folder
             )
@@ -373,19 +369,19 @@ class _Vouch:
         key, lo, hi = folder[0], folder[4], folder[5]
         if any(j not in copies for j in range(lo, hi)):
             return None  # one failed (the run copies it again)
-        listed = list_dir(f"{self.dst}/{key}")
-        if listed is None or not listed[1] or len(listed[0]) != hi - lo:
+        listing, whole = list_flat(f"{self.dst}/{key}")
+        if not whole or len(listing) != hi - lo:
             return None
         names = {self.keys[j].rpartition("/")[2]: j for j in range(lo, hi)}
-        for de, st in listed[0]:
-            j = names.get(de.name, -1)
-            if j < 0 or isinstance(st, OSError):
+        for st in listing:
+            j = names.get(st[0], -1)
+            if j < 0:
                 return None
             inode, mode, digest = copies[j]
             size, mtime_ns = cast(int, self.items[j][1]), cast(int, self.items[j][2])
             if not as_recorded(Item(FILE, size, mtime_ns, digest, None, mode, inode), st):
                 return None
-        return listing_digest(self.seed, listed[0])
+        return flat_digest(self.seed, listing)
 
 
 def make_folders(made: list[tuple[str, int]]) -> bool:

@@ -23,12 +23,19 @@ import xxhash
 from .paths import TMP_PREFIX, key_for, raw_for, subtree_bounds
 from .rules import BUILTIN_NAMES, IgnoreRules, builtin_ignored
 
+try:  # the C accelerator (csrc/fastcopy.c), where it was built: see list_flat
+    from . import _fastcopy as _fast  # type: ignore[attr-defined]
+except ImportError:
+    _fast = None
+
 CHECK_EVERY = 256  # items between clock / should_stop checks inside one folder
 
 # First characters of the names `builtin_ignored` can match: most names skip the call.
 _MAYBE_IGNORED = frozenset(n[0] for n in (*BUILTIN_NAMES, "~$", TMP_PREFIX, ".~lock."))
 # A listed item: its DirEntry and its lstat, or the error lstat raised.
 Listed = tuple[os.DirEntry[str], "os.stat_result | OSError"]
+# A listed item as its folder's digest takes it: (name, mode, size, mtime_ns, inode).
+Flat = tuple[str, int, int, int, int]
 # Part of every folder digest: a new digest recipe, or other ignore rules, change them all.
 _DIGEST_RECIPE = b"spacesync folder digest 1\0"
 # A folder waiting to be listed: (absolute path, key, disk-relative path, disk != key).
@@ -108,8 +115,32 @@ def digest(seed: bytes, listing: list[Listed]) -> str:
         (de.name, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ino)  # type: ignore[union-attr]
         for de, st in listing
     ]
+    return flat_digest(seed, parts)
+
+
+def flat_digest(seed: bytes, listing: list[Flat]) -> str:
+    """`digest` of a listing made by `list_flat` (the same digest for the same items)."""
     # pickle: a faithful byte form of names (surrogates included) and ints, fast.
-    return xxhash.xxh3_128_hexdigest(seed + pickle.dumps(parts, 5))
+    return xxhash.xxh3_128_hexdigest(seed + pickle.dumps(listing, 5))
+
+
+def list_flat(dir_path: str) -> tuple[list[Flat], bool]:
+    """`list_dir`'s listing in the form its digest takes (`Flat`), and whether it is whole;
+    an item whose lstat failed is left out (the listing is not whole then). For the walks
+    that need no DirEntry: the C accelerator lists a folder without making one per item
+    (a first mirror's walk and verify of W1: ~2 us an item instead of ~4)."""
+    got = _fast.list_stats(dir_path) if _fast is not None else None
+    if got is not None:
+        items, whole = got
+        return [
+            t for t in items if t[0][0] not in _MAYBE_IGNORED or not builtin_ignored(t[0])
+        ], whole
+    listing, whole, _ = list_dir(dir_path) or ([], False, None)  # its errors: not whole
+    return [
+        (de.name, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ino)
+        for de, st in listing
+        if not isinstance(st, OSError)
+    ], whole
 
 
 def key_of(de: os.DirEntry[str], prefix: str, differs: bool) -> str:
