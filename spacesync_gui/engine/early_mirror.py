@@ -8,6 +8,9 @@ loads, on the core it leaves idle. They only read until told to copy. The engine
 everything again and takes them only when its own pass would start exactly these
 (first_mirror.takes); else they are let go, having copied nothing.
 
+A first mirror of fewer files than the pass takes gets its large files staged instead
+(early_copies.py): there the disk, not the walk, is what the engine's import leaves idle.
+
 SQLAlchemy-free, as what it imports.
 """
 
@@ -18,7 +21,11 @@ import os
 import sqlite3
 from pathlib import Path
 
-from . import first_walk, forked_copies
+from . import early_copies, first_walk, forked_copies
+from .constants import ONLINE
+from .location_info import read_info
+from .markers import probe_state
+from .paths import is_within
 from .quick_noop import connect_library
 from .rules import builtin_ignored
 from .versions import make_stamp
@@ -30,10 +37,11 @@ _CONDUIT = (
 )
 
 
-def start(data_dir: Path, conduit_id: int) -> first_walk.Started | None:
-    """The workers of the conduit's first mirror, walking; None when its run would not
-    begin with the pass as far as the library and the folders tell (stricter than the
-    engine: an index of either location at all, not only of the endpoints, says no)."""
+def start(data_dir: Path, conduit_id: int) -> first_walk.Started | early_copies.Started | None:
+    """The workers of the conduit's first mirror, walking, or for a source of few files
+    the children staging its large ones; None when its run would not begin with the pass
+    as far as the library and the folders tell (stricter than the engine: an index of
+    either location at all, not only of the endpoints, says no)."""
     if not forked_copies.can_fork():
         return None
     db = connect_library(data_dir)
@@ -57,7 +65,10 @@ def start(data_dir: Path, conduit_id: int) -> first_walk.Started | None:
         return None
     weighed = weigh(ends.src)
     if weighed[0].get("", 0.0) < forked_copies.FORK_MIN_FILES:
-        return None
+        try:
+            return early_copies.start(conduit_id, ends, transfers, forked_copies.FORK_MIN_FILES)
+        except OSError:
+            return None  # no fork now: the run copies them
     try:
         return first_walk.start(conduit_id, ends, weighed, transfers, deletes, make_stamp())
     except OSError:
@@ -75,10 +86,12 @@ def _first_mirror(
         return None
     roots = {}
     for loc in (src, dst):
-        found = db.execute("SELECT path, ignore FROM locations WHERE id = ?", (loc,)).fetchone()
-        if found is None or json.loads(found[1] or "[]"):
+        info = read_info(db, loc)
+        # Offline or replaced (an empty mount point): the run refuses, so nothing is read
+        # or staged for it.
+        if info is None or info.ignore or probe_state(info.path, info.uuid) != ONLINE:
             return None
-        roots[loc] = Path(found[0])
+        roots[loc] = Path(info.path)
     if (
         db.execute(
             "SELECT 1 FROM entries WHERE location_id IN (?, ?) LIMIT 1", (src, dst)
@@ -94,4 +107,7 @@ def _first_mirror(
         str(roots[dst] / tprefix if tprefix else roots[dst]),
         str(roots[dst]),
     )
+    a, b = Path(ends.src).resolve(), Path(ends.dst).resolve()
+    if a == b or is_within(a, b) or is_within(b, a):
+        return None  # the run refuses
     return ends, int(transfers), str(deletes)

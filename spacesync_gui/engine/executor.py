@@ -18,15 +18,13 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from . import forked_copies, transfer
+from . import early_copies, forked_copies, transfer
 from .events import Emit, ItemFinished, Progress, ignore_events
 from .paths import tmp_dir
-from .plan import COPY, DELETE, RMDIR, Action, Item, Plan, other
+from .plan import COPY, DELETE, RMDIR, TARGET, Action, Item, Plan, other
 from .snapshots import IndexWriter, Side
 
-# Files from this size are fsynced by the copy thread that wrote them (with write-back
-# started as they stream), not by the chunk's syncfs.
-DURABLE_ALONE_BYTES = 8 * 1024 * 1024
+DURABLE_ALONE_BYTES = transfer.DURABLE_ALONE_BYTES
 # Runs copying fewer files than this fsync each file in its copy thread instead of a syncfs
 # (measured on ext4, 2 vCPU: ~0.2 ms more per file than syncfs, while one syncfs costs
 # 0.3-0.8 s on a shared disk, since it also flushes other programs' dirty data).
@@ -109,9 +107,11 @@ class Executor:
         should_stop: Callable[[], bool] | None = None,
         *,
         fork: bool = False,
+        staged: early_copies.Started | None = None,
     ) -> None:
         self.conduit_id = conduit_id
         self.fork = fork  # may copy in forked worker processes (forked_copies.py)
+        self.staged = staged  # copies into the target staged before the run (early_copies.py)
         self.sides = sides
         self.transfers = max(1, transfers)
         self.limiter = transfer.BandwidthLimiter(bwlimit) if bwlimit else None
@@ -459,8 +459,14 @@ class Executor:
     def _stage(self, a: Action) -> transfer.Staged:
         side, src_side, _ = self._dst(a)
         assert a.item is not None
+        src = src_side.abs_path(a.path)
+        if self.staged is not None and side.name == TARGET:
+            staged = self.staged.take(src, a.item, self.should_stop)
+            if staged is not None:
+                self.progress.add_bytes(a.item.size)
+                return staged
         return transfer.stage_file(
-            src_side.abs_path(a.path),
+            src,
             a.item,
             self._thread_tmp(side),
             limiter=self.limiter,

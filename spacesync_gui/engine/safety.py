@@ -52,24 +52,28 @@ def safety_problem(plan: Plan, source_files: int, target_files: int) -> str | No
     return None
 
 
-def space_problem(plan: Plan, endpoints: dict[str, Path]) -> str | None:
+def space_problem(
+    plan: Plan, endpoints: dict[str, Path], credit: dict[str, int] | None = None
+) -> str | None:
+    """Why the plan's copies would not fit, if so; `credit`: bytes per side that count as
+    free (what the run's own staged copies hold already)."""
     for side, folder in endpoints.items():
         need = sum(
             a.item.size
             for a in plan.actions
             if a.side == side and a.op == COPY and a.item is not None and a.item.kind == "file"
         )
-        problem = free_space_problem(side, need, folder)
+        problem = free_space_problem(side, need, folder, (credit or {}).get(side, 0))
         if problem:
             return problem
     return None
 
 
-def free_space_problem(side: str, need: int, folder: Path) -> str | None:
+def free_space_problem(side: str, need: int, folder: Path, credit: int = 0) -> str | None:
     """Why `need` bytes copied into `folder` (on the `side` side) would not fit, if so."""
     if not need:
         return None
-    free = shutil.disk_usage(folder).free
+    free = shutil.disk_usage(folder).free + credit
     if need + FREE_SPACE_MARGIN > free:
         return (
             f"not enough free space on the {side} side: {need / 1e6:.1f} MB to copy, "

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from . import (
     deferred,
     digest_rescan,
+    early_copies,
     first_mirror,
     first_walk,
     journal,
@@ -108,8 +109,10 @@ class FileSyncService:
         # walked it (quick_noop.py). The verify rescans what the run wrote regardless.
         self.trusted_dirty: dict[int, set[str]] | None = None
         # Optional: a first mirror's workers the CLI started before it imported the engine
-        # (early_mirror.py), taken by the next run when they are its own, else let go.
-        self.early: first_walk.Started | None = None
+        # (early_mirror.py), or the children staging its few large files (early_copies.py),
+        # taken by the next run when they are its own, else let go.
+        self.early: first_walk.Started | early_copies.Started | None = None
+        self._staged: early_copies.Started | None = None  # this run's, until it ends
         self._scan_errors: list[dict[str, str]] = []
         self._clean: str | None = None  # the token to store if this run ends clean
         self._clean_seq: int | None = None  # the journal position read with it
@@ -142,6 +145,10 @@ class FileSyncService:
                 if isinstance(e, SpaceSyncError)
                 else (f"{e.strerror or e}: {e.filename}" if e.filename else str(e))
             )
+        finally:
+            staged, self._staged = self._staged, None
+            if staged is not None:
+                staged.close()  # the temps the run did not take
         if not dry_run:
             self._record(conduit, report)
         self.emit(RunFinished(conduit_id, report.generation, report.status, report.to_json()))
@@ -411,9 +418,17 @@ class FileSyncService:
         phase = self._phase_emitter(conduit.id, report.dry_run)
         phase("preflight")
         early, self.early = self.early, None  # the CLI's workers (early_mirror.py)
+        if isinstance(early, early_copies.Started):
+            self._staged, early = early, None
         weighed: first_mirror.Weights | None = None
         try:
             sides = self._preflight(conduit)
+            staged = self._staged
+            if staged is not None and (
+                staged.conduit_id != conduit.id or staged.ends != first_mirror.ends_of(sides)
+            ):
+                self._staged = None
+                staged.close()
             if early is not None and not first_mirror.takes(early, conduit, sides):
                 early.close()
                 early = None
@@ -486,7 +501,9 @@ class FileSyncService:
             )
         )
         problem = None if force else safety_problem(plan, self._files[SOURCE], self._files[TARGET])
-        problem = problem or space_problem(plan, {n: s.endpoint for n, s in sides.items()})
+        # The staged temps hold part of the space their copies need already.
+        credit = {TARGET: self._staged.allocated()} if self._staged else {}
+        problem = problem or space_problem(plan, {n: s.endpoint for n, s in sides.items()}, credit)
         if problem:
             raise Refused(problem)
         for path in getattr(plan, "overwritten_target_edits", []) or []:
@@ -686,6 +703,7 @@ class FileSyncService:
             stamp,
             self.should_stop,
             fork=self.fork_workers,
+            staged=self._staged,
         ).run(plan)
         report.copied += result.copied
         report.deleted += result.deleted

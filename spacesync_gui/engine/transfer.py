@@ -360,6 +360,9 @@ _SYNC_FILE_RANGE_WRITE = 2
 # `cp && sync`). Batched staging skips it: it would make them disk-bound before the batch
 # needs to be.
 WRITEBACK_STEP = 16 * 1024 * 1024
+# Files from this size are fsynced by the copy thread that wrote them (with write-back
+# started as they stream), not by the chunk's syncfs (executor.py).
+DURABLE_ALONE_BYTES = 8 * 1024 * 1024
 
 
 def rename_noreplace(src: StrPath, dst: StrPath) -> None:
