@@ -11,7 +11,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -219,3 +222,65 @@ def test_the_cli_mirrors_a_few_large_files(tmp_path: Path) -> None:
     for key, content in large.items():
         assert (dst / key).read_bytes() == content
     assert temp_files(dst) == []
+
+
+def _live_with(needle: str) -> list[int]:
+    """Pids of the processes, not ended, whose command line holds `needle`."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and _proc_stat(int(entry))[:1] not in ([], [b"Z"], [b"X"]):
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if needle.encode() in f.read():
+                        pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads /proc")
+def test_a_cli_killed_while_staging_leaves_no_file_and_no_child_and_a_rerun_completes(
+    tmp_path: Path,
+) -> None:
+    """kill -9 of the CLI while its children stage: they die with it (nothing goes on
+    writing behind the next run's back), no file appears under a real name, and the next
+    run removes the temps and copies everything."""
+    src = tmp_path / "src"
+    # One file, big enough that its child has far to go when the CLI is killed.
+    src.mkdir()
+    (src / "big.bin").write_bytes(os.urandom(1024 * 1024) * 512)
+    (src / "small.txt").write_text("s")
+    data, dst = tmp_path / "data", tmp_path / "dst"
+    dst.mkdir()
+    added = run_subprocess(
+        "--json", "conduit", "add", str(src), str(dst), "--mode", "mirror", data_dir=data
+    )
+    assert added.code == 0, added.err
+    cli = [sys.executable, "-m", "spacesync_gui.cli", "--data-dir", str(data), "--json"]
+    proc = subprocess.Popen(
+        [*cli, "sync", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 60
+    while not any(p.is_file() and p.stat().st_size > 5 * 1024 * 1024 for p in temp_files(dst)):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("no copy was seen being staged")
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 0.1  # the kernel's kill may wait for a write to end
+    while _live_with(str(data)):
+        assert time.monotonic() < deadline, "a child went on after the CLI was killed"
+        time.sleep(0.005)
+
+    for p in dst.iterdir():  # never a partial file under a real name
+        if p.name != ".spacesync":
+            assert p.read_bytes() == (src / p.name).read_bytes(), p.name
+    assert temp_files(dst)
+    r = run_subprocess("--json", "sync", "1", data_dir=data)
+    assert r.code == 0, r.err
+    assert json.loads(r.out)["status"] == "completed"
+    assert temp_files(dst) == []
+    for name in ("big.bin", "small.txt"):
+        assert (dst / name).read_bytes() == (src / name).read_bytes()
