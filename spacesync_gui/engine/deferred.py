@@ -21,9 +21,9 @@ from collections.abc import Callable
 from typing import Any
 
 from . import forked_scans
+from .constants import FILE
 from .db import Library
 from .indexer import hash_deferred, read_problem
-from .models import FILE
 from .plan import SOURCE, TARGET, Snapshot
 from .planner import MIRROR
 from .snapshots import Side

@@ -6,9 +6,9 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Row, select
 
-from . import models
+from . import tables
 from .db import Library
 from .errors import NotFound
 
@@ -64,7 +64,7 @@ class ConflictInfo:
         }
 
 
-def _generation(row: models.Generation) -> GenerationInfo:
+def _generation(row: Row[Any]) -> GenerationInfo:
     return GenerationInfo(
         id=row.id,
         conduit_id=row.conduit_id,
@@ -84,7 +84,7 @@ def _generation(row: models.Generation) -> GenerationInfo:
     )
 
 
-def _conflict(row: models.Conflict) -> ConflictInfo:
+def _conflict(row: Row[Any]) -> ConflictInfo:
     return ConflictInfo(
         id=row.id,
         conduit_id=row.conduit_id,
@@ -98,15 +98,18 @@ def _conflict(row: models.Conflict) -> ConflictInfo:
     )
 
 
+def _need_conduit(conn: Connection, conduit_id: int) -> None:
+    c = tables.conduits
+    if conn.execute(select(c.c.id).where(c.c.id == conduit_id)).first() is None:
+        raise NotFound(f"no conduit with id {conduit_id}")
+
+
 def list_generations(lib: Library, conduit_id: int, limit: int = 20) -> list[GenerationInfo]:
-    with lib.session() as s:
-        if s.get(models.Conduit, conduit_id) is None:
-            raise NotFound(f"no conduit with id {conduit_id}")
-        rows = s.scalars(
-            select(models.Generation)
-            .where(models.Generation.conduit_id == conduit_id)
-            .order_by(models.Generation.id.desc())
-            .limit(limit)
+    g = tables.generations
+    with lib.engine.connect() as conn:
+        _need_conduit(conn, conduit_id)
+        rows = conn.execute(
+            select(g).where(g.c.conduit_id == conduit_id).order_by(g.c.id.desc()).limit(limit)
         )
         return [_generation(r) for r in rows]
 
@@ -114,20 +117,21 @@ def list_generations(lib: Library, conduit_id: int, limit: int = 20) -> list[Gen
 def list_conflicts(
     lib: Library, conduit_id: int | None = None, pending_only: bool = True
 ) -> list[ConflictInfo]:
-    with lib.session() as s:
-        q = select(models.Conflict).order_by(models.Conflict.id)
+    t = tables.conflicts
+    with lib.engine.connect() as conn:
+        q = select(t).order_by(t.c.id)
         if conduit_id is not None:
-            if s.get(models.Conduit, conduit_id) is None:
-                raise NotFound(f"no conduit with id {conduit_id}")
-            q = q.where(models.Conflict.conduit_id == conduit_id)
+            _need_conduit(conn, conduit_id)
+            q = q.where(t.c.conduit_id == conduit_id)
         if pending_only:
-            q = q.where(models.Conflict.status == "pending")
-        return [_conflict(r) for r in s.scalars(q)]
+            q = q.where(t.c.status == "pending")
+        return [_conflict(r) for r in conn.execute(q)]
 
 
 def get_conflict(lib: Library, conflict_id: int) -> ConflictInfo:
-    with lib.session() as s:
-        row = s.get(models.Conflict, conflict_id)
+    t = tables.conflicts
+    with lib.engine.connect() as conn:
+        row = conn.execute(select(t).where(t.c.id == conflict_id)).first()
         if row is None:
             raise NotFound(f"no conflict with id {conflict_id}")
         return _conflict(row)

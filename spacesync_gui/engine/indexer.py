@@ -28,12 +28,11 @@ import stat
 import time
 from collections.abc import Callable
 from operator import itemgetter
-from typing import Any, cast
+from typing import Any
 
 import xxhash
 from sqlalchemy import (
     Connection,
-    Table,
     and_,
     delete,
     func,
@@ -43,7 +42,8 @@ from sqlalchemy import (
     update,
 )
 
-from . import journal, models
+from . import journal, tables
+from .constants import DIR, FILE, SYMLINK
 from .db import Library
 from .errors import NotFound, SpaceSyncError, UserError
 from .events import Emit, ScanProgress, ignore_events
@@ -84,15 +84,15 @@ def read_problem(side: str, why: str) -> str:
     return f"could not read on the {side} side: {why}"
 
 
-_ENTRIES = cast(Table, models.Entry.__table__)
-_ERRORS = cast(Table, models.ScanError.__table__)
-_LOCATIONS = cast(Table, models.Location.__table__)
+_ENTRIES = tables.entries
+_ERRORS = tables.scan_errors
+_LOCATIONS = tables.locations
 
 _S_IFMT = 0o170000
 _S_IFREG = stat.S_IFREG
 _S_IFDIR = stat.S_IFDIR
 _S_IFLNK = stat.S_IFLNK
-_FILE, _DIR, _SYMLINK = models.FILE, models.DIR, models.SYMLINK
+_FILE, _DIR, _SYMLINK = FILE, DIR, SYMLINK
 
 # O_NOFOLLOW: the item was lstat'ed as a file; should a symlink have replaced it since, do
 # not follow it. O_NONBLOCK: should a fifo have replaced it, open must not hang (the fstat

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from .models import FILE
+from .constants import FILE
 from .plan import SOURCE
 from .planner import MIRROR, drop_ignored
 from .rules import PlanRules, builtin_ignored

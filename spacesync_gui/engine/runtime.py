@@ -18,8 +18,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import models
 from .conduits import MIRROR, list_conduits, set_paused
+from .constants import ONLINE
 from .db import Library
 from .errors import SpaceSyncError
 from .events import Emit, EngineWarning, LocationStateChanged
@@ -406,5 +406,5 @@ class EngineRuntime:
         if new != state:
             log.debug("location %s: watcher said %s, probe says %s", location_id, state, new)
         self._emit(LocationStateChanged(location_id, new))
-        if new == models.ONLINE:
+        if new == ONLINE:
             self._rescan(location_id, frozenset(), True)

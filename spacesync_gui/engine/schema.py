@@ -1,10 +1,10 @@
 """The library's tables as SQL text, so a library can be created and opened without
 importing SQLAlchemy (~0.2 s of every CLI process that only reads or edits settings).
 
-`models.py` stays the schema's source: these statements are what SQLAlchemy renders for
+`tables.py` stays the schema's source: these statements are what SQLAlchemy renders for
 it (CREATE TABLE, then the table's indexes, tables in dependency order), and a test
 (tests/engine/test_schema.py) creates a library from each and compares them. After
-changing a model, print the new text with `python -m spacesync_gui.engine.schema`.
+changing a table, print the new text with `python -m spacesync_gui.engine.schema`.
 The triggers and partial indexes are in db.py.
 """
 
@@ -172,15 +172,15 @@ TABLES: dict[str, tuple[str, ...]] = {
 
 
 def render() -> str:
-    """This module's TABLES as SQLAlchemy renders models.py (imports SQLAlchemy)."""
+    """This module's TABLES as SQLAlchemy renders tables.py (imports SQLAlchemy)."""
     from sqlalchemy.dialects import sqlite
     from sqlalchemy.schema import CreateIndex, CreateTable
 
-    from .models import Base
+    from .tables import metadata
 
     dialect = sqlite.dialect()
     lines = ["TABLES: dict[str, tuple[str, ...]] = {"]
-    for table in Base.metadata.sorted_tables:
+    for table in metadata.sorted_tables:
         ddl = str(CreateTable(table).compile(dialect=dialect)).strip()
         ddl = ddl.replace(" \n", "\n").replace("\t", " " * 8)
         lines += [f'    "{table.name}": (', f'        """{ddl[:-1]}    )""",']

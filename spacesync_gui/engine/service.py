@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Insert, insert, select, update
 
 from . import (
     deferred,
@@ -25,13 +25,14 @@ from . import (
     first_mirror,
     first_walk,
     journal,
-    models,
     scan_split,
+    tables,
     transfer,
     verify,
 )
 from .clean_token import read_token, settings_digest
 from .conduits import ConduitInfo, get_conduit, left_out
+from .constants import ONLINE
 from .db import Library
 from .errors import Refused, SpaceSyncError, UserError
 from .events import (
@@ -200,7 +201,7 @@ class FileSyncService:
         ):
             state = refresh_state(self.lib, loc_id, self.emit)
             loc = get_location(self.lib, loc_id)
-            if state != models.ONLINE:
+            if state != ONLINE:
                 raise Refused(f"{name}: {state_problem(loc)}")
             side = Side(name, loc_id, Path(loc.path), prefix, ignore=loc.ignore)
             if not side.endpoint.is_dir():
@@ -716,90 +717,92 @@ class FileSyncService:
 
     # -- records ---------------------------------------------------------------------
     def _start_generation(self, conduit_id: int) -> int:
-        with self.lib.session() as s:
-            g = models.Generation(conduit_id=conduit_id, started_at=time.time(), status="running")
-            s.add(g)
-            s.flush()
-            return g.id
+        g = tables.generations
+        with self.lib.engine.begin() as conn:
+            row = insert(g).values(conduit_id=conduit_id, started_at=time.time(), status="running")
+            return _new_id(conn, row)
 
     def _record(self, conduit: ConduitInfo, report: RunReport) -> None:
         now = time.time()
-        with self.lib.session() as s:
-            g = s.get(models.Generation, report.generation) if report.generation else None
-            if g is None:
-                g = models.Generation(conduit_id=conduit.id, started_at=now, status="running")
-                s.add(g)
-            g.finished_at = now
-            g.status = report.status
-            g.reason = report.reason
-            g.copied, g.deleted, g.moved = report.copied, report.deleted, report.moved
-            g.conflicts, g.conflicts_resolved = report.conflicts, report.conflicts_resolved
-            g.bytes, g.errors = report.bytes_transferred, len(report.errors)
-            g.error_details = json.dumps(report.errors[:1000])
-            g.verified = report.verified
-            s.flush()
-            report.generation = g.id
-            row = s.get(models.Conduit, conduit.id)
-            if row is not None:
-                row.last_sync = now
-                row.last_status = report.status
-                clean = getattr(self, "_clean", None)
-                ok = report.status == "completed" and report.verified and not report.errors
-                row.clean_token = clean if ok and not report.conflicts else None
-                s.flush()
+        g, c = tables.generations, tables.conduits
+        values = {
+            "finished_at": now,
+            "status": report.status,
+            "reason": report.reason,
+            "copied": report.copied,
+            "deleted": report.deleted,
+            "moved": report.moved,
+            "conflicts": report.conflicts,
+            "conflicts_resolved": report.conflicts_resolved,
+            "bytes": report.bytes_transferred,
+            "errors": len(report.errors),
+            "error_details": json.dumps(report.errors[:1000]),
+            "verified": report.verified,
+        }
+        with self.lib.engine.begin() as conn:
+            gid = report.generation
+            if not gid or not conn.execute(update(g).where(g.c.id == gid).values(values)).rowcount:
+                row = insert(g).values(conduit_id=conduit.id, started_at=now, **values)
+                gid = _new_id(conn, row)
+            report.generation = gid
+            clean = getattr(self, "_clean", None)
+            ok = report.status == "completed" and report.verified and not report.errors
+            token = clean if ok and not report.conflicts else None
+            done = update(c).where(c.c.id == conduit.id)
+            if conn.execute(
+                done.values(last_sync=now, last_status=report.status, clean_token=token)
+            ).rowcount:
                 journal.record_clean(
-                    dbapi_of(s.connection()),
+                    dbapi_of(conn),
                     conduit.id,
                     (conduit.source_location_id, conduit.target_location_id),
-                    ":".join(clean.split(":")[:2]) if row.clean_token and clean else None,
+                    ":".join(clean.split(":")[:2]) if token and clean else None,
                     self._clean_seq,
                 )
                 self._clean = None
 
     def _pending_ids(self, conduit_id: int) -> list[int]:
-        with self.lib.session() as s:
-            return list(
-                s.scalars(
-                    select(models.Conflict.id).where(
-                        models.Conflict.conduit_id == conduit_id,
-                        models.Conflict.status == "pending",
-                    )
-                )
-            )
+        t = tables.conflicts
+        with self.lib.engine.connect() as conn:
+            q = select(t.c.id).where(t.c.conduit_id == conduit_id, t.c.status == "pending")
+            return list(conn.execute(q).scalars())
 
     def _mark_resolved(self, conflict_id: int, resolution: str) -> None:
-        with self.lib.session() as s:
-            row = s.get(models.Conflict, conflict_id)
-            if row is not None:
-                row.status, row.resolution, row.resolved_at = "resolved", resolution, time.time()
+        t = tables.conflicts
+        with self.lib.engine.begin() as conn:
+            conn.execute(
+                update(t)
+                .where(t.c.id == conflict_id)
+                .values(status="resolved", resolution=resolution, resolved_at=time.time())
+            )
 
     def _store_conflicts(self, conduit_id: int, generation: int | None, plan: Plan) -> None:
         """Pending conflicts are upserted by path; ones that went away are closed."""
         now = time.time()
         pending = {c.path: c for c in plan.pending_conflicts}
-        with self.lib.session() as s:
-            existing = {
-                row.path: row
-                for row in s.scalars(
-                    select(models.Conflict).where(
-                        models.Conflict.conduit_id == conduit_id,
-                        models.Conflict.status == "pending",
-                    )
+        t = tables.conflicts
+        with self.lib.engine.begin() as conn:
+            q = select(t.c.path, t.c.id).where(
+                t.c.conduit_id == conduit_id, t.c.status == "pending"
+            )
+            existing: dict[str, int] = {path: cid for path, cid in conn.execute(q)}
+            gone = [cid for path, cid in existing.items() if path not in pending]
+            if gone:
+                conn.execute(
+                    update(t)
+                    .where(t.c.id.in_(gone))
+                    .values(status="resolved", resolution="gone", resolved_at=now)
                 )
-            }
-            for path, row in existing.items():
-                if path not in pending:
-                    row.status, row.resolution, row.resolved_at = "resolved", "gone", now
             for c in plan.conflicts:
+                values = _conflict_values(c, generation, now)
                 found = existing.get(c.path) if c.resolution is None else None
                 if found is not None:
-                    row = found
-                else:
-                    row = models.Conflict(conduit_id=conduit_id, path=c.path, created_at=now)
-                    s.add(row)
-                    if c.resolution is None:
-                        self.emit(ConflictFound(conduit_id, c.path, c.kind))
-                _fill_conflict(row, c, generation, now)
+                    conn.execute(update(t).where(t.c.id == found).values(values))
+                    continue
+                row = insert(t).values(conduit_id=conduit_id, path=c.path, created_at=now)
+                conn.execute(row.values(values))
+                if c.resolution is None:
+                    self.emit(ConflictFound(conduit_id, c.path, c.kind))
 
 
 # Above this many touched folders on a side, verify rescans the whole endpoint: one walk
@@ -841,14 +844,23 @@ def _cover(folders: dict[str, set[str]]) -> dict[str, list[str] | None]:
     return out
 
 
-def _fill_conflict(
-    row: models.Conflict, c: ConflictRecord, generation: int | None, now: float
-) -> None:
-    row.generation_id = generation
-    row.kind = c.kind
-    row.source = json.dumps(_item_json(c.source)) if c.source else None
-    row.target = json.dumps(_item_json(c.target)) if c.target else None
+def _new_id(conn: Connection, row: Insert) -> int:
+    """Insert `row`; its new id."""
+    key = conn.execute(row).inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+def _conflict_values(c: ConflictRecord, generation: int | None, now: float) -> dict[str, object]:
+    """A conflict row's columns as `c` sets them (a pending one keeps its resolved_at)."""
+    values: dict[str, object] = {
+        "generation_id": generation,
+        "kind": c.kind,
+        "source": json.dumps(_item_json(c.source)) if c.source else None,
+        "target": json.dumps(_item_json(c.target)) if c.target else None,
+    }
     if c.resolution is None:
-        row.status, row.resolution = "pending", None
+        values.update(status="pending", resolution=None)
     else:
-        row.status, row.resolution, row.resolved_at = "resolved", c.resolution, now
+        values.update(status="resolved", resolution=c.resolution, resolved_at=now)
+    return values

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .constants import ONLINE
 from .db import Library, open_library, quarantine_database
 
 SETTINGS_NAME = "settings.json"
@@ -79,22 +80,21 @@ def rebuild_library(data_dir: Path) -> tuple[Library, Path | None, int, int]:
     data: dict[str, Any] = {"locations": [], "conduits": []}
     if settings_path.exists():
         data = json.loads(settings_path.read_text(encoding="utf-8"))
-    from . import models  # SQLAlchemy: only a rebuild needs it here
+    from sqlalchemy import insert  # only a rebuild needs it here
+
+    from . import tables
 
     moved = quarantine_database(data_dir)
     lib = open_library(data_dir)
-    with lib.session() as s:
+    with lib.engine.begin() as conn:
         ids: dict[str, int] = {}
         for loc in data["locations"]:
-            row = models.Location(
-                id=loc["id"], state=models.ONLINE, **{f: loc[f] for f in _LOCATION_FIELDS}
-            )
-            s.add(row)
-            s.flush()
-            ids[loc["uuid"]] = row.id
+            row = {f: loc[f] for f in _LOCATION_FIELDS}
+            conn.execute(insert(tables.locations).values(id=loc["id"], state=ONLINE, **row))
+            ids[loc["uuid"]] = loc["id"]
         for c in data["conduits"]:
-            s.add(
-                models.Conduit(
+            conn.execute(
+                insert(tables.conduits).values(
                     id=c["id"],
                     source_location_id=ids[c["source_location"]],
                     target_location_id=ids[c["target_location"]],

@@ -20,13 +20,14 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from . import models
+from . import tables
+from .constants import DIR, FILE
 from .db import ONLY_COUNTED, Library
 from .paths import disk_rel, subtree_bounds
 from .plan import Item, Snapshot
 
-_E = models.Entry.__table__
-_B = models.BaseEntry.__table__
+_E = tables.entries
+_B = tables.base_entries
 
 
 @dataclass
@@ -305,7 +306,7 @@ class IndexWriter:
                     inode=st.st_ino,
                     mode=st.st_mode & 0o7777,
                     # As the scanner stores it: a symlink's size is its target's length.
-                    size=st.st_size if item.kind != models.DIR else 0,
+                    size=st.st_size if item.kind != DIR else 0,
                 )
             except OSError:
                 item = None  # vanished again: let the next scan tell
@@ -625,7 +626,7 @@ def _insert_fresh(
     for r in rows:  # as the insert trigger counts (db._totals); (loc, path, raw, kind, size, ...)
         t = totals[r[0]]
         t[0] += 1
-        if r[3] == models.FILE:
+        if r[3] == FILE:
             t[1] += 1
             t[2] += r[4]
     base_rows = _base_rows(conduit_id, base)

@@ -67,7 +67,7 @@ from watchdog.events import (
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
-from .models import OFFLINE, ONLINE, REPLACED
+from .constants import OFFLINE, ONLINE, REPLACED
 from .paths import key_for, marker_path
 from .rules import IgnoreRules, builtin_ignored
 

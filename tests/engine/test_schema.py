@@ -1,17 +1,19 @@
-"""schema.py's SQL must be the schema models.py declares: a library created from it (the
-way open_library creates one) and one SQLAlchemy creates from the models are the same."""
+"""schema.py's SQL must be the schema tables.py declares: a library created from it (the
+way open_library creates one) and one SQLAlchemy creates from the tables are the same; and
+models.py's ORM classes are mapped onto those very tables."""
 
 from __future__ import annotations
 
 import re
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 from sqlalchemy import create_engine
 
-from spacesync_gui.engine import schema
+from spacesync_gui.engine import models, schema, tables
 from spacesync_gui.engine.db import DB_NAME, SCHEMA_VERSION, create_triggers, open_library
-from spacesync_gui.engine.models import Base
 
 
 def _shape(db: Path) -> dict[str, object]:
@@ -37,15 +39,15 @@ def _shape(db: Path) -> dict[str, object]:
         conn.close()
 
 
-def test_a_new_library_has_the_schema_the_models_declare(tmp_path):
+def test_a_new_library_has_the_schema_the_tables_declare(tmp_path):
     ours = tmp_path / "ours"
     open_library(ours).close()
-    # The same library as SQLAlchemy makes it: the models' tables, then db.py's triggers
+    # The same library as SQLAlchemy makes it: tables.py's tables, then db.py's triggers
     # and partial indexes, which open_library adds in both cases.
     theirs = tmp_path / "theirs"
     theirs.mkdir()
     engine = create_engine(f"sqlite:///{theirs / DB_NAME}")
-    Base.metadata.create_all(engine)
+    tables.metadata.create_all(engine)
     engine.dispose()
     conn = sqlite3.connect(theirs / DB_NAME)
     conn.execute(
@@ -62,9 +64,51 @@ def test_a_new_library_has_the_schema_the_models_declare(tmp_path):
     assert _shape(ours / DB_NAME) == _shape(theirs / DB_NAME)
 
 
-def test_schema_text_is_what_sqlalchemy_renders_for_the_models():
+def test_schema_text_is_what_sqlalchemy_renders_for_the_tables():
     scope: dict[str, object] = {}
     exec(schema.render(), scope)
     assert scope["TABLES"] == schema.TABLES, (
-        "models.py changed: paste `python -m spacesync_gui.engine.schema` into schema.py"
+        "tables.py changed: paste `python -m spacesync_gui.engine.schema` into schema.py"
     )
+
+
+def test_the_orm_classes_are_the_tables_the_engine_writes(tmp_path):
+    """A row added through the ORM class is the row Core reads: one schema, not two."""
+    lib = open_library(tmp_path / "data")
+    try:
+        assert models.Base.metadata is tables.metadata
+        with lib.session() as s:
+            s.add(models.Meta(key="probe", value="orm"))
+        with lib.engine.connect() as conn:
+            got = conn.execute(tables.meta.select().where(tables.meta.c.key == "probe")).one()
+        assert got.value == "orm"
+    finally:
+        lib.close()
+
+
+def test_no_command_of_a_sync_imports_the_orm(tmp_path):
+    """Syncs (a conflict stored and resolved among them), the history and the conflicts
+    list run on Core statements: the ORM's import (~0.1 s) is never a run's cost."""
+    src, dst, data = tmp_path / "src", tmp_path / "dst", tmp_path / "data"
+    src.mkdir()
+    dst.mkdir()
+    (src / "f.txt").write_text("one")
+    code = f"""
+import json, pathlib, sys
+from spacesync_gui.cli import main
+def run(*args, code=0):
+    assert main(["--data-dir", {str(data)!r}, "--json", *args]) == code, args
+run("conduit", "add", {str(src)!r}, {str(dst)!r}, "--mode", "bidirectional")
+run("sync", "1")
+pathlib.Path({str(src / "f.txt")!r}).write_text("source edit")
+pathlib.Path({str(dst / "f.txt")!r}).write_text("target edit!")
+run("sync", "1", code=4)  # a conflict (SPEC 4's exit code)
+run("conflicts", "list")
+run("conflicts", "resolve", "1", "--keep", "source")
+run("history", "1")
+print("ORM" if "sqlalchemy.orm" in sys.modules else "no ORM", file=sys.stderr)
+"""
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stderr.strip().endswith("no ORM"), p.stderr
+    assert (dst / "f.txt").read_text() == "source edit"
