@@ -25,7 +25,7 @@ from . import early_copies, first_walk, forked_copies
 from .constants import ONLINE
 from .location_info import read_info
 from .markers import probe_state
-from .paths import is_within
+from .paths import overlap
 from .quick_noop import connect_library
 from .rules import builtin_ignored
 from .versions import make_stamp
@@ -107,7 +107,6 @@ def _first_mirror(
         str(roots[dst] / tprefix if tprefix else roots[dst]),
         str(roots[dst]),
     )
-    a, b = Path(ends.src).resolve(), Path(ends.dst).resolve()
-    if a == b or is_within(a, b) or is_within(b, a):
+    if overlap(Path(ends.src).resolve(), Path(ends.dst).resolve()):
         return None  # the run refuses
     return ends, int(transfers), str(deletes)

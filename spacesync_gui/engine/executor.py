@@ -24,7 +24,6 @@ from .paths import tmp_dir
 from .plan import COPY, DELETE, RMDIR, TARGET, Action, Item, Plan, other
 from .snapshots import IndexWriter, Side
 
-DURABLE_ALONE_BYTES = transfer.DURABLE_ALONE_BYTES
 # Runs copying fewer files than this fsync each file in its copy thread instead of a syncfs
 # (measured on ext4, 2 vCPU: ~0.2 ms more per file than syncfs, while one syncfs costs
 # 0.3-0.8 s on a shared disk, since it also flushes other programs' dirty data).
@@ -344,7 +343,9 @@ class Executor:
         small = [
             a
             for a in simple
-            if a.expect is None and a.item is not None and a.item.size < DURABLE_ALONE_BYTES
+            if a.expect is None
+            and a.item is not None
+            and a.item.size < transfer.DURABLE_ALONE_BYTES
         ]
         return small if forked_copies.usable(len(small)) else []
 
@@ -473,7 +474,7 @@ class Executor:
             progress=self.progress.add_bytes,
             # A big file is written back while it streams and fsynced by its own thread:
             # waiting for its bytes in the chunk's syncfs would serialise them behind it.
-            durable=self._fsync_alone or a.item.size >= DURABLE_ALONE_BYTES,
+            durable=self._fsync_alone or a.item.size >= transfer.DURABLE_ALONE_BYTES,
         )
 
     def _thread_tmp(self, side: Side) -> str:

@@ -101,3 +101,9 @@ def is_within(child: Path, parent: Path) -> bool:
         return True
     except ValueError:
         return False
+
+
+def overlap(a: Path, b: Path) -> bool:
+    """True when one folder holds the other or they are one (both absolute, resolved):
+    a conduit between them would sync a tree into itself."""
+    return is_within(a, b) or is_within(b, a)

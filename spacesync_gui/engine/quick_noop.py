@@ -43,7 +43,7 @@ from .library_file import DB_NAME, SCHEMA_VERSION
 from .listing import changed_folders, load_digests
 from .location_info import LocationInfo, path_match, read_info
 from .markers import probe_state
-from .paths import is_within, tmp_dir
+from .paths import overlap, tmp_dir
 from .results import RunReport
 from .rules import IgnoreRules, builtin_ignored
 from .runlock import conduit_lock
@@ -213,7 +213,7 @@ def _sync(db: sqlite3.Connection, conduit_id: int) -> RunReport:
     roots = {loc: _online_root(db, loc) for loc in (src, dst)}
     sides = ((src, sprefix), (dst, tprefix))
     a, b = (Path(roots[loc][0], prefix).resolve() for loc, prefix in sides)
-    if a == b or is_within(a, b) or is_within(b, a):
+    if overlap(a, b):
         raise _NotProven
     checks = [_walker(db, loc, *roots[loc], prefix) for loc, prefix in sides]
     found = _walk_both(*checks)

@@ -51,7 +51,7 @@ from .indexer import read_problem
 from .kept_folders import keep_folders_with_unknown_items
 from .left_out import left_out_warnings
 from .locations import get_location, refresh_state, state_problem
-from .paths import ancestors, is_within
+from .paths import ancestors, overlap
 from .plan import COPY, MKDIR, SOURCE, TARGET, ConflictRecord, Item, Plan, Snapshot
 from .planner import MIRROR, make_plan, plan_conflict_resolution
 from .results import RunReport
@@ -210,7 +210,7 @@ class FileSyncService:
                 raise Refused(f"the {name} folder {side.endpoint} {left_out(loc)}")
             sides[name] = side
         src, dst = sides[SOURCE].endpoint.resolve(), sides[TARGET].endpoint.resolve()
-        if src == dst or is_within(src, dst) or is_within(dst, src):
+        if overlap(src, dst):
             raise Refused(f"source {src} and target {dst} overlap")
         return sides
 
