@@ -32,6 +32,7 @@ from typing import Any, cast
 
 from . import forked_copies, transfer
 from .constants import FILE
+from .first_walk import Ends
 from .forking import fork_child
 from .listing import list_flat
 from .paths import key_for, tmp_dir
@@ -99,7 +100,7 @@ class Started:
     source path its child, its place in that child's share and the item it copies."""
 
     conduit_id: int
-    ends: tuple[str, str, str]  # first_walk.Ends
+    ends: Ends
     files: dict[str, tuple[_Child, int, Item]]
     children: list[_Child]
     taken: int = 0  # copies the run took
@@ -174,9 +175,7 @@ class Started:
             shutil.rmtree(child.folder, ignore_errors=True)
 
 
-def start(
-    conduit_id: int, ends: tuple[str, str, str], transfers: int, limit: int
-) -> Started | None:
+def start(conduit_id: int, ends: Ends, transfers: int, limit: int) -> Started | None:
     """Children staging the large files of a first mirror's source (`ends`: source
     endpoint, target endpoint, target root), when it holds no more than `limit` items and
     the target's file system has room for them; None otherwise."""

@@ -4,10 +4,9 @@ Times are POSIX seconds (float) unless the name says `_ns`. Relative paths are k
 (see `paths.key_for`): `/`-separated, NFC, relative to the location root (entries) or to
 the conduit endpoint (base entries, conflicts).
 
-Core alone, not the ORM: a sync's process imports this (~0.13 s less than the ORM and
-declarative classes, of ~0.4 s importing the engine). models.py maps ORM classes onto
-these same tables for the code that wants objects (settings rebuild, tests); schema.py
-holds the SQL they render to.
+Core alone, not the ORM: a sync's process imports this (importing the engine took 0.39 s
+with the ORM and declarative classes, 0.28-0.31 s without). models.py maps ORM classes
+onto these same tables for the tests; schema.py holds the SQL they render to.
 """
 
 from __future__ import annotations
