@@ -1,0 +1,53 @@
+"""The benchmark suite's verdict (bench/run.py): `make bench` fails when a SPEC 7 target
+fails or a group crashed, not for the suite's own diagnostic bars, which it reports."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+RUN = Path(__file__).resolve().parent.parent / "bench" / "run.py"
+
+
+def _run() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("_spacesync_bench_run", RUN)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def _judge(run: ModuleType, spacesync_s: float, spec: str) -> list[dict]:
+    stats = {
+        "ours": run.Stat("ours", 3, spacesync_s, spacesync_s, spacesync_s, None, "ok"),
+        "tool": run.Stat("tool", 3, 1.0, 1.0, 1.0, None, "ok"),
+    }
+    return [run.evaluate(run.Target("ours / tool", "ours", 1.0, "tool", spec=spec), stats)]
+
+
+def test_a_spec_target_that_fails_fails_the_run() -> None:
+    run = _run()
+    assert run.exit_status(_judge(run, 1.5, "7")) == 1
+    assert run.exit_status(_judge(run, 0.9, "7")) == 0
+    assert run.verdict(_judge(run, 1.5, "7"))[0] == "SPEC 7 targets: 0 of 1 pass; ours / tool: FAIL"
+
+
+def test_our_own_bar_that_fails_is_reported_but_does_not_fail_the_run() -> None:
+    run = _run()
+    rows = _judge(run, 1.5, "") + _judge(run, 0.9, "7")
+    assert run.exit_status(rows) == 0
+    assert run.verdict(rows) == [
+        "SPEC 7 targets: 1 of 1 pass",
+        "other bars (ours, not fatal): 0 of 1 pass; ours / tool: FAIL",
+    ]
+
+
+def test_a_group_that_crashed_fails_the_run() -> None:
+    run = _run()
+    crashed = run.Stat("__crash_sync__", 0, None, None, None, None, "error", "OSError: disk full")
+    row = run.evaluate(run.Target("group sync ran", "__crash_sync__", 0), {crashed.label: crashed})
+    assert row["result"] == "ERROR"
+    assert run.exit_status([row]) == 1
