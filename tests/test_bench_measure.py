@@ -3,7 +3,6 @@ between its steps is seen, so that a step is not timed beside it."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -11,21 +10,12 @@ from pathlib import Path
 
 import pytest
 
-MEASURE = Path(__file__).resolve().parent.parent / "bench" / "measure.py"
-
-
-def _measure():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("_spacesync_bench_measure", MEASURE)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+from tests.bench_modules import load
 
 
 @pytest.mark.skipif(not Path("/proc/stat").exists(), reason="Linux /proc/stat")
 def test_other_work_on_every_core_reads_as_a_busy_machine() -> None:
-    measure = _measure()
+    measure = load("measure")
     spinners = [
         subprocess.Popen([sys.executable, "-c", "while True: pass"])
         for _ in range(os.cpu_count() or 1)

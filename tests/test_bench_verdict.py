@@ -3,21 +3,13 @@ fails or a group crashed, not for the suite's own diagnostic bars, which it repo
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
-RUN = Path(__file__).resolve().parent.parent / "bench" / "run.py"
+from tests.bench_modules import load
 
 
 def _run() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("_spacesync_bench_run", RUN)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return load("run")
 
 
 def _judge(run: ModuleType, spacesync_s: float, spec: str) -> list[dict]:
