@@ -1711,10 +1711,12 @@ def verdict(targets: list[dict]) -> list[str]:
     return out
 
 
-def exit_status(targets: list[dict]) -> int:
-    """1 when a SPEC 7 target fails or anything measured in error (a crashed group), else 0."""
+def exit_status(targets: list[dict], quick: bool = False) -> int:
+    """1 when a SPEC 7 target fails or anything measured in error (a crashed group), else 0.
+    In quick mode only an error counts: SPEC 7 defines its targets on the full workloads,
+    and a tenth of W1 is mostly the fixed costs of the tools' start (indicative only)."""
     for t in targets:
-        if t["result"] == "ERROR" or (t["spec"] and t["result"] == "FAIL"):
+        if t["result"] == "ERROR" or (t["spec"] and t["result"] == "FAIL" and not quick):
             return 1
     return 0
 
@@ -1757,7 +1759,10 @@ def print_report(meta: dict, stats: list[Stat], targets: list[dict], notes: list
     for line in verdict(targets):
         log(line)
     if meta["mode"] == "quick":
-        log("\n(quick mode: targets are defined for full W1; these results are indicative)")
+        log(
+            "\n(quick mode: targets are defined for full W1; these results are indicative,"
+            " and only a group that crashed makes the run exit 1)"
+        )
 
 
 def git_rev() -> str:
@@ -1881,7 +1886,7 @@ def main(argv: list[str] | None = None) -> int:
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     (a.results / f"{stamp}-{meta['mode']}.json").write_text(text)
     log(f"\nwrote {a.results / 'latest.json'} ({meta['seconds']} s)")
-    return exit_status(targets)
+    return exit_status(targets, quick=meta["mode"] == "quick")
 
 
 if __name__ == "__main__":

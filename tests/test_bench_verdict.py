@@ -24,6 +24,8 @@ def test_a_spec_target_that_fails_fails_the_run() -> None:
     run = _run()
     assert run.exit_status(_judge(run, 1.5, "7")) == 1
     assert run.exit_status(_judge(run, 0.9, "7")) == 0
+    # `make bench-quick`: a tenth of W1, its figures indicative only
+    assert run.exit_status(_judge(run, 1.5, "7"), quick=True) == 0
     assert run.verdict(_judge(run, 1.5, "7"))[0] == "SPEC 7 targets: 0 of 1 pass; ours / tool: FAIL"
 
 
@@ -43,3 +45,4 @@ def test_a_group_that_crashed_fails_the_run() -> None:
     row = run.evaluate(run.Target("group sync ran", "__crash_sync__", 0), {crashed.label: crashed})
     assert row["result"] == "ERROR"
     assert run.exit_status([row]) == 1
+    assert run.exit_status([row], quick=True) == 1
