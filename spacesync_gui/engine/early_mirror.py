@@ -37,11 +37,27 @@ _CONDUIT = (
 )
 
 
+# Whether a source's index may be dropped for a first mirror's pass (first_mirror
+# `_forget`): no other conduit has the location as a side, and it keeps no journal.
+_FORGETTABLE = (
+    "SELECT NOT journal AND NOT EXISTS (SELECT 1 FROM conduits WHERE id != ? AND "
+    "? IN (source_location_id, target_location_id)) FROM locations WHERE id = ?"
+)
+
+
+def forgettable(db: sqlite3.Connection, conduit_id: int, source_location_id: int) -> bool:
+    """Whether the conduit's first mirror may drop its source's index (see _FORGETTABLE)."""
+    row = db.execute(_FORGETTABLE, (conduit_id, source_location_id, source_location_id))
+    found = row.fetchone()
+    return bool(found and found[0])
+
+
 def start(data_dir: Path, conduit_id: int) -> first_walk.Started | early_copies.Started | None:
     """The workers of the conduit's first mirror, walking, or for a source of few files
     the children staging its large ones; None when its run would not begin with the pass
     as far as the library and the folders tell (stricter than the engine: an index of
-    either location at all, not only of the endpoints, says no)."""
+    the target location at all, not only of its endpoint, says no; of the source, unless
+    the pass may drop it)."""
     if not forked_copies.can_fork():
         return None
     db = connect_library(data_dir)
@@ -92,13 +108,13 @@ def _first_mirror(
         if info is None or info.ignore or probe_state(info.path, info.uuid) != ONLINE:
             return None
         roots[loc] = Path(info.path)
+    indexed = "SELECT 1 FROM entries WHERE location_id = ? LIMIT 1"
     if (
-        db.execute(
-            "SELECT 1 FROM entries WHERE location_id IN (?, ?) LIMIT 1", (src, dst)
-        ).fetchone()
+        db.execute(indexed, (dst,)).fetchone()
         or db.execute(
             "SELECT 1 FROM base_entries WHERE conduit_id = ? LIMIT 1", (conduit_id,)
         ).fetchone()
+        or (db.execute(indexed, (src,)).fetchone() and not forgettable(db, conduit_id, src))
     ):
         return None
     # As Side.endpoint and Side.root make them: the engine compares (first_mirror.takes).

@@ -28,11 +28,12 @@ from spacesync_gui.engine import (
     quick_noop,
     scan_split,
 )
-from spacesync_gui.engine.conduits import add_conduit
+from spacesync_gui.engine.conduits import add_conduit, get_conduit
 from spacesync_gui.engine.db import open_library
 from spacesync_gui.engine.events import Progress
 from spacesync_gui.engine.listing import digest, digest_seed, list_dir
 from spacesync_gui.engine.locations import add_location, scan
+from spacesync_gui.engine.results import RunReport
 from spacesync_gui.engine.rules import IgnoreRules
 from spacesync_gui.engine.service import FileSyncService
 from tests.sync_helpers import read_tree, temp_files, write_tree
@@ -149,13 +150,31 @@ def _plain(tmp_path: Path) -> Path:
 
 def _mirror(tmp_path: Path, name: str, src: Path) -> tuple[Path, Path, int]:
     data, dst = tmp_path / f"data-{name}", tmp_path / f"dst-{name}"
+    return data, dst, _conduit(data, src, dst)
+
+
+def _conduit(data: Path, src: Path, dst: Path) -> int:
+    """A new mirror from `src` into the new folder `dst`, in the library `data`."""
     dst.mkdir()
     lib = open_library(data)
     try:
-        c = add_conduit(lib, src, dst, "mirror")
+        return add_conduit(lib, src, dst, "mirror").id
     finally:
         lib.close()
-    return data, dst, c.id
+
+
+def _pass_and_usual(
+    monkeypatch: pytest.MonkeyPatch, pass_: tuple[Path, int], usual: tuple[Path, int]
+) -> tuple[RunReport, RunReport]:
+    """The first run of the conduit `pass_` (library, id), then that of `usual` with the
+    pass ruled out: both complete, verified, and copy as much."""
+    r = _sync(*pass_)
+    monkeypatch.setattr(first_mirror, "eligible", lambda *a: None)
+    u = _sync(*usual)
+    for report in (r, u):
+        assert report.status == "completed" and report.verified and not report.errors
+    assert (r.copied, r.bytes_transferred) == (u.copied, u.bytes_transferred)
+    return r, u
 
 
 def _sourced(tmp_path: Path, name: str) -> tuple[Path, Path, Path, int]:
@@ -204,14 +223,8 @@ def test_a_first_mirror_copies_as_it_walks_and_leaves_what_the_usual_way_leaves(
 
     monkeypatch.setattr(first_mirror, "run", run)
 
-    r = _sync(data, cid)
+    _pass_and_usual(monkeypatch, (data, cid), (data2, cid2))
     assert len(passes) == 1 and passes[0].copied > FILES // 2
-    monkeypatch.setattr(first_mirror, "eligible", lambda *a: None)
-    usual = _sync(data2, cid2)
-
-    for report in (r, usual):
-        assert report.status == "completed" and report.verified and not report.errors
-    assert (r.copied, r.bytes_transferred) == (usual.copied, usual.bytes_transferred)
     # Links, the NFD name and the empty folder came with the run that followed.
     assert read_tree(dst, all_dirs=True) == read_tree(src, all_dirs=True)
     assert os.readlink(dst / "d2" / "link") == "sub0"
@@ -315,6 +328,80 @@ def test_a_target_holding_anything_or_an_index_is_mirrored_the_usual_way(
     assert again.copied == 1 and not passes
 
 
+def _scan_sides(data: Path, cid: int, defer_hashes: bool = False) -> None:
+    """Both sides scanned before the conduit's first run, as `location add` scans a folder
+    (`defer_hashes`: as a mirror's scan does, without reading new files)."""
+    lib = open_library(data)
+    try:
+        c = get_conduit(lib, cid)
+        for loc in (c.source_location_id, c.target_location_id):
+            scan(lib, loc, defer_hashes=defer_hashes)
+    finally:
+        lib.close()
+
+
+def _totals(data: Path) -> list[tuple[int, int, int]]:
+    with sqlite3.connect(data / "library.sqlite") as db:
+        return list(db.execute("SELECT id, files, bytes FROM locations ORDER BY id"))
+
+
+@pytest.mark.parametrize("tree", ["plain", "mixed"])
+def test_a_source_indexed_before_the_first_run_is_copied_by_the_pass(
+    tmp_path: Path, passes: list[first_mirror.Done], monkeypatch: pytest.MonkeyPatch, tree: str
+) -> None:
+    """A folder indexed before a conduit from it runs (`location add` indexes it): with no
+    other conduit on the source, the pass drops that index and walks the source as if it
+    had none. Changes made after that scan (a file gone, a file new) are the walk's to
+    see; the run ends as the usual way ends, index, totals and digests alike. (A plain
+    tree: nothing is scanned after the pass, so a row the walk did not see would stay.)"""
+    if tree == "plain":
+        src = _plain(tmp_path)
+        data, dst, cid = _mirror(tmp_path, "pass", src)
+        gone, new = src / "d0" / "s0" / "f0.txt", src / "d1" / "s1" / "new.txt"
+    else:
+        src, data, dst, cid = _sourced(tmp_path, "pass")
+        gone, new = src / "d0" / "g4.txt", src / "d2" / "sub1" / "new.txt"
+    data2, dst2, cid2 = _mirror(tmp_path, "usual", src)
+    _scan_sides(data, cid, tree == "mixed")
+    _scan_sides(data2, cid2, tree == "mixed")
+    gone.unlink()  # in the index, no longer on disk
+    new.write_text("made after the scan")
+
+    _pass_and_usual(monkeypatch, (data, cid), (data2, cid2))
+    assert len(passes) == 1 and passes[0].copied > FILES // 2 - 1
+    assert read_tree(dst, all_dirs=True) == read_tree(src, all_dirs=True)
+    assert not (dst / gone.relative_to(src)).exists()
+    assert (dst / new.relative_to(src)).read_text() == "made after the scan"
+    assert _rows(data) == _rows(data2)
+    assert _digests(data).keys() == _digests(data2).keys()
+    assert _totals(data) == _totals(data2)
+    again = _sync(data, cid)
+    assert (again.copied, again.deleted, again.errors, len(passes)) == (0, 0, [], 1)
+    assert quick_noop.try_sync(data, cid).report is not None
+
+
+def test_a_source_another_conduit_uses_keeps_its_index(
+    tmp_path: Path, passes: list[first_mirror.Done]
+) -> None:
+    """The index of a source shared with another conduit is that conduit's too (its next
+    run plans from it): a new mirror from it takes the usual way, and the other conduit
+    finds nothing to do."""
+    src, data, dst, cid = _sourced(tmp_path, "first")
+    assert _sync(data, cid).status == "completed" and len(passes) == 1
+    second = tmp_path / "second"
+    cid2 = _conduit(data, src, second)
+    before = _rows(data)["entries"]
+
+    r = _sync(data, cid2)
+
+    assert r.status == "completed" and r.verified and not r.errors and len(passes) == 1
+    assert read_tree(second, all_dirs=True) == read_tree(src, all_dirs=True)
+    source_rows = [row for row in before if row[0] == 1]
+    assert [row for row in _rows(data)["entries"] if row[0] == 1] == source_rows
+    again = _sync(data, cid)
+    assert (again.copied, again.deleted, again.errors) == (0, 0, [])
+
+
 @pytest.mark.parametrize(
     "setting",
     [{"bwlimit": 1e9}, {"ignore": ["*.log"]}],
@@ -346,6 +433,8 @@ def test_a_pass_that_would_not_fit_is_refused_having_copied_nothing(
     tmp_path: Path, passes: list[first_mirror.Done], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     src, data, dst, cid = _sourced(tmp_path, "tight")
+    _scan_sides(data, cid)  # the pass would drop this index
+    indexed = _rows(data)["entries"]
     seen: list[int] = []
 
     def no_room(side: str, need: int, folder: Path) -> str:
@@ -359,7 +448,7 @@ def test_a_pass_that_would_not_fit_is_refused_having_copied_nothing(
     assert seen and seen[0] > 0
     assert [p.name for p in dst.iterdir()] in ([], [".spacesync"])
     assert read_tree(dst) == {}
-    assert _rows(data)["base"] == []
+    assert _rows(data) == {"entries": indexed, "base": []}
 
 
 def test_a_file_changed_after_the_walk_arrives_as_it_is_now(
@@ -425,14 +514,17 @@ def test_what_appears_in_the_target_during_the_pass_is_not_vouched_for(
     assert quick_noop.try_sync(data, cid).report is not None
 
 
+@pytest.mark.parametrize("indexed", [False, True], ids=["a new source", "an indexed source"])
 def test_workers_started_before_the_engine_are_the_runs_own(
-    tmp_path: Path, passes: list[first_mirror.Done], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, passes: list[first_mirror.Done], monkeypatch: pytest.MonkeyPatch, indexed: bool
 ) -> None:
     """The CLI starts a first mirror's workers before it imports the engine
     (early_mirror.py): the run takes them instead of starting its own, and ends as the
-    usual pass does."""
+    usual pass does; so too for a source indexed already that no other conduit uses."""
     src = _plain(tmp_path)
     data, dst, cid = _mirror(tmp_path, "early", src)
+    if indexed:
+        _scan_sides(data, cid)
     early = early_mirror.start(data, cid)
     assert early is not None and early.workers
     started: list[object] = []
@@ -470,7 +562,15 @@ def test_workers_started_for_a_run_that_goes_otherwise_are_let_go(
 
 
 @pytest.mark.parametrize(
-    "case", ["not a mirror", "ignore rules", "an indexed source", "a full target", "few files"]
+    "case",
+    [
+        "not a mirror",
+        "ignore rules",
+        "a source another conduit uses",
+        "an indexed target",
+        "a full target",
+        "few files",
+    ],
 )
 def test_the_cli_starts_no_workers_for_a_run_that_would_not_begin_with_the_pass(
     tmp_path: Path, passes: list[first_mirror.Done], case: str
@@ -482,8 +582,14 @@ def test_the_cli_starts_no_workers_for_a_run_that_would_not_begin_with_the_pass(
     dst.mkdir()
     lib = open_library(data)
     try:
-        if case == "an indexed source":
+        if case == "a source another conduit uses":
             scan(lib, add_location(lib, src).id)
+            (tmp_path / "other").mkdir()
+            add_conduit(lib, src, tmp_path / "other", "mirror")
+        if case == "an indexed target":
+            (dst / "old.txt").write_text("indexed, then removed")
+            scan(lib, add_location(lib, dst).id)
+            (dst / "old.txt").unlink()
         mode = "bidirectional" if case == "not a mirror" else "mirror"
         rules = ["*.log"] if case == "ignore rules" else []
         cid = add_conduit(lib, src, dst, mode, ignore=rules).id
