@@ -1696,18 +1696,21 @@ def evaluate(t: Target, stats: dict[str, Stat]) -> dict[str, object]:
 
 
 def verdict(targets: list[dict]) -> list[str]:
-    """The run's summary: the SPEC 7 targets (what `make bench` exits 1 for, with any
-    group that crashed or measured in error), then the suite's own bars (like-for-like
-    baselines, diagnostics), whose failures are reported, not fatal."""
+    """The run's summary: the SPEC 7 targets (what `make bench` exits 1 for), the suite's
+    own bars (like-for-like baselines, diagnostics: a FAIL there is reported, not fatal),
+    and what was measured in error (a group that crashed: fatal), when anything was."""
     out = []
     for label, rows in (
         ("SPEC 7 targets", [t for t in targets if t["spec"]]),
-        ("other bars (ours, not fatal)", [t for t in targets if not t["spec"]]),
+        ("other bars (ours, a FAIL not fatal)", [t for t in targets if not t["spec"]]),
     ):
         passed = sum(t["result"] == "PASS" for t in rows)
-        bad = [f"{t['name']}: {t['result']}" for t in rows if t["result"] not in ("PASS", "N/A")]
+        bad = [f"{t['name']}: FAIL" for t in rows if t["result"] == "FAIL"]
         line = f"{label}: {passed} of {len(rows)} pass"
         out.append(line + (f"; {'; '.join(bad)}" if bad else ""))
+    errors = [str(t["name"]) for t in targets if t["result"] == "ERROR"]
+    if errors:
+        out.append(f"measured in error (the run fails): {'; '.join(errors)}")
     return out
 
 

@@ -8,10 +8,6 @@ from types import ModuleType
 from tests.bench_modules import load
 
 
-def _run() -> ModuleType:
-    return load("run")
-
-
 def _judge(run: ModuleType, spacesync_s: float, spec: str) -> list[dict]:
     stats = {
         "ours": run.Stat("ours", 3, spacesync_s, spacesync_s, spacesync_s, None, "ok"),
@@ -21,7 +17,7 @@ def _judge(run: ModuleType, spacesync_s: float, spec: str) -> list[dict]:
 
 
 def test_a_spec_target_that_fails_fails_the_run() -> None:
-    run = _run()
+    run = load("run")
     assert run.exit_status(_judge(run, 1.5, "7")) == 1
     assert run.exit_status(_judge(run, 0.9, "7")) == 0
     # `make bench-quick`: a tenth of W1, its figures indicative only
@@ -30,19 +26,20 @@ def test_a_spec_target_that_fails_fails_the_run() -> None:
 
 
 def test_our_own_bar_that_fails_is_reported_but_does_not_fail_the_run() -> None:
-    run = _run()
+    run = load("run")
     rows = _judge(run, 1.5, "") + _judge(run, 0.9, "7")
     assert run.exit_status(rows) == 0
     assert run.verdict(rows) == [
         "SPEC 7 targets: 1 of 1 pass",
-        "other bars (ours, not fatal): 0 of 1 pass; ours / tool: FAIL",
+        "other bars (ours, a FAIL not fatal): 0 of 1 pass; ours / tool: FAIL",
     ]
 
 
 def test_a_group_that_crashed_fails_the_run() -> None:
-    run = _run()
+    run = load("run")
     crashed = run.Stat("__crash_sync__", 0, None, None, None, None, "error", "OSError: disk full")
     row = run.evaluate(run.Target("group sync ran", "__crash_sync__", 0), {crashed.label: crashed})
     assert row["result"] == "ERROR"
     assert run.exit_status([row]) == 1
     assert run.exit_status([row], quick=True) == 1
+    assert run.verdict([row])[-1] == "measured in error (the run fails): group sync ran"
